@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# rnetcore: Rust networking core for Linux, as an overlay on 6.12.117.
+#
+#   make run      install, build, boot the two-NIC lab guest, show traffic
+#   make test     install, build, KUnit + lab checks; last line "N passed, N failed"
+#   make patches  the series as git format-patch output in out/patches
+#   make check    checkpatch, rustfmtcheck, CLIPPY=1, rustdoc over the series
+#   make check-bisect   build every patch of the series on its own
+#
+# Heavy state (base tree, build directory, ccache) lives in
+# $(RNETCORE_CACHE), default ~/.cache/rnetcore, shared by every clone.
+
+T := tooling
+
+.PHONY: all install tree build run test patches check check-bisect clean
+
+all: build
+
+install:
+	@$(T)/install.sh
+
+tree: install
+	@$(T)/assemble.sh
+
+build: tree
+	@$(T)/build.sh
+
+run: build
+	@$(T)/run.sh
+
+test: build
+	@$(T)/test.sh
+
+patches: tree
+	@$(T)/patches.sh
+
+check: patches
+	@$(T)/check.sh
+
+check-bisect: patches
+	@$(T)/check.sh --bisect
+
+clean:
+	rm -rf out

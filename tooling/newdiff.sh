@@ -1,0 +1,53 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Record edits made to upstream files in the assembled tree as PATCH's
+# upstream.diff:
+#
+#   newdiff.sh PATCH FILE...
+#
+# The diff goes from base + the diffs of the patches before PATCH to the
+# tree's current content of each FILE minus the diffs of the patches after
+# PATCH (reverse-applied, so they must still apply). Edit the files in the
+# tree, run this, then `make tree` (which then writes nothing).
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+
+patch=$1
+shift
+[ -d "$TOP/series/$patch" ] || die "no series/$patch"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/a" "$tmp/b"
+for f in "$@"; do
+	mkdir -p "$tmp/a/$(dirname "$f")" "$tmp/b/$(dirname "$f")"
+	git -C "$TREE" show "base:$f" >"$tmp/a/$f"
+	cp "$TREE/$f" "$tmp/b/$f"
+done
+inc=()
+for f in "$@"; do inc+=(--include="$f"); done
+later=()
+seen=
+while read -r p; do
+	if [ "$p" = "$patch" ]; then
+		seen=1
+		continue
+	fi
+	d=$TOP/series/$p/upstream.diff
+	[ -f "$d" ] || continue
+	if [ -n "$seen" ]; then
+		later=("$d" "${later[@]}")
+		continue
+	fi
+	(cd "$tmp/a" && git apply --whitespace=nowarn "${inc[@]}" "$d") ||
+		die "series/$p/upstream.diff does not apply"
+done < <("$TOP/tooling/series.sh" list)
+for d in "${later[@]}"; do
+	(cd "$tmp/b" && git apply -R --whitespace=nowarn "${inc[@]}" "$d") ||
+		die "${d#$TOP/} does not reverse-apply to the tree"
+done
+(cd "$tmp" && git diff --no-index a b || true) |
+	sed -e 's|^diff --git a/a/\(.*\) b/b/.*|diff --git a/\1 b/\1|' \
+		-e 's|^--- a/a/|--- a/|' -e 's|^+++ b/b/|+++ b/|' \
+		>"$TOP/series/$patch/upstream.diff"
+log "series/$patch/upstream.diff: $(grep -c '^+++ ' "$TOP/series/$patch/upstream.diff") files"
