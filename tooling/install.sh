@@ -44,3 +44,9 @@ if ! python3 -m virtme_ng.run --version 2>/dev/null | grep -q "$VNG_VERSION"; th
 	python3 -m pip install --quiet --disable-pip-version-check \
 		"virtme-ng==$VNG_VERSION"
 fi
+
+# checkpatch.pl's SPDX check (scripts/spdxcheck.py) needs ply and GitPython.
+if ! python3 -c 'import ply, git' 2>/dev/null; then
+	echo "install: ply, GitPython (for checkpatch)"
+	python3 -m pip install --quiet --disable-pip-version-check ply GitPython
+fi

@@ -5,10 +5,10 @@
 //! Checks that are meant to fail are made against a separate, nested `struct kunit`, so the
 //! failure they record can itself be checked without failing this suite.
 
-use super::{CaseResult, Location, Status, Test};
+use super::{suite::Location, CaseResult, Status, Test};
 use crate::{
-    bindings, c_str, kunit_expect, kunit_expect_eq, kunit_expect_ne, kunit_test_suite,
-    prelude::*, str::CStr, types::Opaque,
+    bindings, c_str, kunit_expect, kunit_expect_eq, kunit_expect_ne, kunit_test_suite, prelude::*,
+    str::CStr, types::Opaque,
 };
 use core::{
     pin::Pin,
@@ -100,7 +100,8 @@ fn expect_true_passes(test: &Test) -> Result {
     enter(test, 2);
     let nested = Nested::new()?;
     let n = nested.get();
-    kunit_expect!(test, kunit_expect!(n, 1 + 1 == 2));
+    let one = core::hint::black_box(1);
+    kunit_expect!(test, kunit_expect!(n, one + 1 == 2));
     kunit_expect!(test, kunit_expect_eq!(n, 3 * 3, 9));
     kunit_expect!(test, kunit_expect_ne!(n, "a", "b"));
     kunit_expect_eq!(test, n.status(), Status::Success);
@@ -111,7 +112,10 @@ fn expect_false_fails(test: &Test) -> Result {
     enter(test, 3);
     let nested = Nested::new()?;
     let n = nested.get();
-    kunit_expect!(test, !kunit_expect!(n, 1 + 1 == 3, "arithmetic is {}", "broken"));
+    kunit_expect!(
+        test,
+        !kunit_expect!(n, 1 + 1 == 3, "arithmetic is {}", "broken")
+    );
     kunit_expect_eq!(test, n.status(), Status::Failure);
     kunit_expect!(test, !test.failed());
     Ok(())
@@ -124,7 +128,8 @@ fn expect_eq_and_ne_fail(test: &Test) -> Result {
     kunit_expect!(test, a.get().failed());
 
     let b = Nested::new()?;
-    kunit_expect!(test, !kunit_expect_ne!(b.get(), [1u8, 2], [1u8, 2]));
+    let (x, y) = ([1u8, 2], [1u8, 2]);
+    kunit_expect!(test, !kunit_expect_ne!(b.get(), x, y));
     kunit_expect!(test, b.get().failed());
     Ok(())
 }

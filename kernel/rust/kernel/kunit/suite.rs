@@ -4,16 +4,18 @@
 //!
 //! C header: [`include/kunit/test.h`](srctree/include/kunit/test.h)
 //!
-//! [`kunit_test_suite!`] declares a suite of Rust test functions and registers it with KUnit,
-//! exactly like `kunit_test_suite()` does for C: a built-in suite runs at boot, a suite in a
-//! loadable module runs when the module is loaded, and each case is reported in KTAP.
+//! [`kunit_test_suite!`](crate::kunit_test_suite) declares a suite of Rust test functions and
+//! registers it with KUnit, exactly like `kunit_test_suite()` does for C: a built-in suite runs
+//! at boot, a suite in a loadable module runs when the module is loaded, and each case is
+//! reported in KTAP.
 //!
 //! A case is a function taking a [`&Test`](Test) and returning `()` or [`Result`]; returning an
-//! error fails the case. Checks are made with [`kunit_expect!`], [`kunit_expect_eq!`] and
-//! [`kunit_expect_ne!`], which record a failure (with the source location and, for the
-//! comparisons, both values) and let the case go on. They never abort the case thread, so
-//! destructors always run and nothing a case allocated is leaked by a failure; a case that cannot
-//! go on after a failed check returns early:
+//! error fails the case. Checks are made with [`kunit_expect!`](crate::kunit_expect),
+//! [`kunit_expect_eq!`](crate::kunit_expect_eq) and [`kunit_expect_ne!`](crate::kunit_expect_ne),
+//! which record a failure (with the source location and, for the comparisons, both values) and
+//! let the case go on. They never abort the case thread, so destructors always run and nothing a
+//! case allocated is leaked by a failure; a case that cannot go on after a failed check returns
+//! early:
 //!
 //! ```ignore
 //! use kernel::prelude::*;
@@ -41,7 +43,8 @@ use core::{ffi::c_void, fmt, mem, ptr};
 
 /// A running KUnit test case.
 ///
-/// Wraps the kernel's [`struct kunit`]. Test functions registered with [`kunit_test_suite!`]
+/// Wraps the kernel's [`struct kunit`]. Test functions registered with
+/// [`kunit_test_suite!`](crate::kunit_test_suite)
 /// receive a `&Test` for the case being run.
 ///
 /// [`struct kunit`]: srctree/include/kunit/test.h
@@ -176,7 +179,8 @@ impl Test {
         let (fmt, args) = match &msg {
             Some(args) => (
                 c"%pA".as_ptr().cast::<c_char>(),
-                ptr::from_ref(args).cast::<c_void>()),
+                ptr::from_ref(args).cast::<c_void>(),
+            ),
             None => (ptr::null(), ptr::null()),
         };
         // SAFETY:
@@ -304,8 +308,10 @@ macro_rules! kunit_expect {
     (@check $test:expr, $cond:expr, $text:expr, $msg:expr) => {{
         let ok: bool = $cond;
         if !ok {
-            const LOC: $crate::kunit::Location =
-                $crate::kunit::Location::new($crate::c_str!(::core::file!()), ::core::line!());
+            const LOC: $crate::kunit::suite::Location = $crate::kunit::suite::Location::new(
+                $crate::c_str!(::core::file!()),
+                ::core::line!(),
+            );
             $crate::kunit::Test::fail_expectation($test, &LOC, $crate::c_str!($text), $msg);
         }
         ok
@@ -366,7 +372,7 @@ macro_rules! kunit_expect_ne {
 ///
 /// The first argument is the suite name (as in the KTAP output and `kunit.filter_glob`), then
 /// the case functions in the order they run. Each case is a function `fn(&Test) -> R` where `R`
-/// is `()` or [`Result`]; see the [module documentation](self).
+/// is `()` or [`Result`]; see [`kernel::kunit::suite`](crate::kunit::suite).
 ///
 /// The suite is placed in the `.kunit_test_suites` section, like C's `kunit_test_suite()`: it
 /// runs at boot when built in and on module load in a module.
@@ -378,38 +384,47 @@ macro_rules! kunit_test_suite {
 
             static mut CASES: [$crate::bindings::kunit_case; COUNT + 1] = [
                 $(
-                    $crate::kunit::__case(
+                    $crate::kunit::suite::__case(
                         $crate::c_str!(::core::stringify!($case)),
                         {
+                            /// Runs the case for KUnit.
+                            ///
+                            /// # Safety
+                            ///
+                            /// Only KUnit calls it, with the `struct kunit` of the running case.
                             unsafe extern "C" fn run_case(raw: *mut $crate::bindings::kunit) {
-                                const LOC: $crate::kunit::Location = $crate::kunit::Location::new(
+                                use $crate::kunit::suite::Location;
+                                const LOC: Location = Location::new(
                                     $crate::c_str!(::core::file!()),
                                     ::core::line!(),
                                 );
                                 // SAFETY: KUnit calls `run_case` with the running case.
-                                unsafe { $crate::kunit::__run_case(raw, &LOC, $case) };
+                                unsafe { $crate::kunit::suite::__run_case(raw, &LOC, $case) };
                             }
                             run_case
                         },
                         $crate::c_str!(::core::module_path!()),
                     ),
                 )+
-                $crate::kunit::__case_end(),
+                $crate::kunit::suite::__case_end(),
             ];
 
             // Taking the address of a `static mut` is safe from Rust 1.82 on, `unsafe` before.
             #[allow(unused_unsafe)]
-            static mut SUITE: $crate::bindings::kunit_suite = $crate::kunit::__suite(
+            static mut SUITE: $crate::bindings::kunit_suite = $crate::kunit::suite::__suite(
                 ::core::stringify!($suite),
                 // CAST: An array pointer to its first element.
+                // SAFETY: Only the address of the array is taken; KUnit alone accesses it.
                 unsafe { ::core::ptr::addr_of_mut!(CASES) }.cast(),
             );
 
             #[allow(unused_unsafe)]
             #[used(compiler)]
             #[link_section = ".kunit_test_suites"]
-            static mut SUITES: [*mut $crate::bindings::kunit_suite; 1] =
-                [unsafe { ::core::ptr::addr_of_mut!(SUITE) }];
+            static mut SUITES: [*mut $crate::bindings::kunit_suite; 1] = [
+                // SAFETY: Only the address of the suite is taken; KUnit alone accesses it.
+                unsafe { ::core::ptr::addr_of_mut!(SUITE) },
+            ];
         };
     };
 }

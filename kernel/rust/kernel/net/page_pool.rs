@@ -117,7 +117,7 @@ impl<'a> Params<'a> {
         self
     }
 
-    fn to_raw(&self) -> bindings::page_pool_params {
+    fn to_raw(self) -> bindings::page_pool_params {
         // SAFETY: `page_pool_params` is a C struct of integers and pointers for which all-zeroes
         // is valid and means "not set".
         let mut p: bindings::page_pool_params = unsafe { core::mem::zeroed() };
@@ -237,9 +237,8 @@ impl PagePool {
         let mut offset: c_uint = 0;
         // SAFETY: By the type invariants the pool is valid; `&mut self` serialises the
         // allocation side. `offset` is valid for writes.
-        let page = unsafe {
-            bindings::page_pool_alloc_frag(self.as_ptr(), &mut offset, size, ALLOC_GFP)
-        };
+        let page =
+            unsafe { bindings::page_pool_alloc_frag(self.as_ptr(), &mut offset, size, ALLOC_GFP) };
         let page = NonNull::new(page).ok_or(ENOMEM)?;
         // INVARIANT: The fragment comes from this pool and its reference is now ours.
         Ok(PoolPage {
@@ -350,7 +349,8 @@ impl Stats {
     /// Only meaningful for pools used for whole pages: the C pool counts each fragment as an
     /// allocation, but a fragmented page comes back once.
     pub fn outstanding(&self) -> i64 {
-        let out = self.alloc_fast + self.alloc_slow + self.alloc_slow_high_order + self.alloc_refill;
+        let out =
+            self.alloc_fast + self.alloc_slow + self.alloc_slow_high_order + self.alloc_refill;
         let back = self.recycle_cached
             + self.recycle_ring
             + self.recycle_ring_full
@@ -473,7 +473,14 @@ impl PoolPage {
     /// Gives up ownership without returning the page; the caller now owns the pool reference.
     ///
     /// Returns the page, its pool, and the buffer's offset and length.
-    pub fn into_raw(self) -> (NonNull<bindings::page>, NonNull<bindings::page_pool>, u32, usize) {
+    pub fn into_raw(
+        self,
+    ) -> (
+        NonNull<bindings::page>,
+        NonNull<bindings::page_pool>,
+        u32,
+        usize,
+    ) {
         let me = core::mem::ManuallyDrop::new(self);
         (me.page, me.pool, me.offset, me.len)
     }

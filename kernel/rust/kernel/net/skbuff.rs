@@ -168,14 +168,20 @@ impl SkBuff {
         let end = (va as usize + page.len()) & !(align - 1);
         let frag_size = end.saturating_sub(va as usize);
         if headroom as usize + len as usize + SHARED_INFO_SIZE > frag_size {
-            return Err(BuildError { error: EINVAL, page });
+            return Err(BuildError {
+                error: EINVAL,
+                page,
+            });
         }
         // SAFETY: `va` is the start of the buffer we own, of at least `frag_size` bytes, which
         // hold the data and then the aligned shared info as checked above. `build_skb()` takes
         // over nothing on failure.
         let skb = unsafe { bindings::build_skb(va.cast(), frag_size as u32) };
         let Some(ptr) = NonNull::new(skb) else {
-            return Err(BuildError { error: ENOMEM, page });
+            return Err(BuildError {
+                error: ENOMEM,
+                page,
+            });
         };
         // The skb now owns the buffer and returns it to the pool when freed.
         let _ = page.into_raw();
@@ -334,7 +340,10 @@ impl SkBuff {
         truesize: u32,
     ) -> Result<(), BuildError> {
         if u64::from(offset) + u64::from(len) > page.len() as u64 || truesize < len {
-            return Err(BuildError { error: EINVAL, page });
+            return Err(BuildError {
+                error: EINVAL,
+                page,
+            });
         }
         let nr = self.nr_frags();
         if nr >= bindings::MAX_SKB_FRAGS {
@@ -463,9 +472,7 @@ impl SkBuff {
     pub fn rx_queue(&self) -> Option<u16> {
         let skb = self.as_ptr();
         // SAFETY: By the type invariants the skb is valid.
-        unsafe {
-            bindings::skb_rx_queue_recorded(skb).then(|| bindings::skb_get_rx_queue(skb))
-        }
+        unsafe { bindings::skb_rx_queue_recorded(skb).then(|| bindings::skb_get_rx_queue(skb)) }
     }
 
     /// Frees a packet that was handled successfully (`dev_consume_skb_any()`); allowed in any
@@ -474,10 +481,7 @@ impl SkBuff {
         let skb = self.into_raw();
         // SAFETY: We owned the only reference, which the call takes.
         unsafe {
-            bindings::dev_kfree_skb_any_reason(
-                skb.as_ptr(),
-                bindings::skb_drop_reason_SKB_CONSUMED,
-            )
+            bindings::dev_kfree_skb_any_reason(skb.as_ptr(), bindings::skb_drop_reason_SKB_CONSUMED)
         }
     }
 

@@ -4,13 +4,8 @@
 
 use super::{PagePool, Params, Stats};
 use crate::{
-    bindings, c_str,
-    device::Device,
-    dma::DataDirection,
-    kunit::Test,
-    kunit_expect, kunit_expect_eq, kunit_expect_ne, kunit_test_suite,
-    page::PAGE_SIZE,
-    prelude::*,
+    bindings, c_str, device::Device, dma::DataDirection, kunit::Test, kunit_expect,
+    kunit_expect_eq, kunit_expect_ne, kunit_test_suite, page::PAGE_SIZE, prelude::*,
 };
 
 /// Registers a KUnit-managed device that can do 64-bit DMA, released when the case ends.
@@ -162,7 +157,11 @@ fn dma_mapped_pages(test: &Test) -> Result {
     kunit_expect_eq!(test, dma % PAGE_SIZE as u64, 0);
 
     let frag = pool.alloc_frag(512)?;
-    kunit_expect_eq!(test, frag.dma_addr() % PAGE_SIZE as u64, u64::from(frag.offset()));
+    kunit_expect_eq!(
+        test,
+        frag.dma_addr() % PAGE_SIZE as u64,
+        u64::from(frag.offset())
+    );
 
     kunit_expect!(test, page.sync_for_cpu(256, 64).is_ok());
     kunit_expect_eq!(test, page.sync_for_cpu(4000, 200), Err(EINVAL));

@@ -101,7 +101,11 @@ fn build_rejects_small_buffer(test: &Test) -> Result {
     // The largest packet that fits is accepted.
     let page = pool.alloc_page()?;
     let max = (PAGE_SIZE - SHARED_INFO_SIZE - 64) as u32;
-    kunit_expect_eq!(test, data_align(64 + max as usize) + SHARED_INFO_SIZE, PAGE_SIZE);
+    kunit_expect_eq!(
+        test,
+        data_align(64 + max as usize) + SHARED_INFO_SIZE,
+        PAGE_SIZE
+    );
     let skb = SkBuff::build(page, 64, max).map_err(|e| e.error)?;
     kunit_expect_eq!(test, skb.len(), max);
     Ok(())
@@ -148,7 +152,8 @@ fn frag_slots_run_out(test: &Test) -> Result {
     let mut skb = SkBuff::alloc(64)?;
     for _ in 0..bindings::MAX_SKB_FRAGS {
         let frag = pool.alloc_page()?;
-        skb.add_rx_frag(frag, 0, 100, PAGE_SIZE as u32).map_err(|e| e.error)?;
+        skb.add_rx_frag(frag, 0, 100, PAGE_SIZE as u32)
+            .map_err(|e| e.error)?;
     }
     kunit_expect_eq!(test, skb.nr_frags(), bindings::MAX_SKB_FRAGS);
     kunit_expect_eq!(test, skb.len(), 100 * bindings::MAX_SKB_FRAGS);
