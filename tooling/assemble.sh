@@ -43,17 +43,27 @@ for p in "${PATCHES[@]}"; do
 	dir=$TOP/series/$p
 	if [ -f "$dir/upstream.diff" ]; then
 		# Upstream files this diff touches start from their base content
-		# unless an earlier diff already staged them.
+		# unless an earlier diff already staged them. Hunks for project
+		# files added by an earlier patch are skipped here: kernel/ has
+		# their final content (patches.sh replays the hunks per commit).
+		excl=()
 		while read -r f; do
-			[ -n "${OWNER[$f]:-}" ] && continue
+			case "${OWNER[$f]:-}" in
+			diff) continue ;;
+			"") ;;
+			*)
+				excl+=(--exclude="$f")
+				continue
+				;;
+			esac
 			git -C "$TREE" cat-file -e "base:$f" 2>/dev/null ||
-				die "series/$p/upstream.diff: $f is not a base file (new files go in kernel/)"
+				die "series/$p/upstream.diff: $f is neither a base file nor added by an earlier patch"
 			mkdir -p "$STAGE/$(dirname "$f")"
 			git -C "$TREE" show "base:$f" >"$STAGE/$f"
 			OWNER[$f]=diff
 			MANAGED+=("$f")
 		done < <(sed -n 's|^+++ b/||p' "$dir/upstream.diff")
-		if ! err=$(cd "$STAGE" && git apply --whitespace=nowarn \
+		if ! err=$(cd "$STAGE" && git apply --whitespace=nowarn "${excl[@]}" \
 			"$dir/upstream.diff" 2>&1); then
 			die "series/$p/upstream.diff does not apply:
 $err"

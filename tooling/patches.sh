@@ -27,6 +27,37 @@ GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL%>}
 export GIT_COMMITTER_NAME=$GIT_AUTHOR_NAME GIT_COMMITTER_EMAIL=$GIT_AUTHOR_EMAIL
 export GIT_AUTHOR_DATE=$date GIT_COMMITTER_DATE=$date
 
+mapfile -t ALL < <("$TOP/tooling/series.sh" list)
+TMPD=$(mktemp -d)
+trap 'rm -rf "$TMPD"' EXIT
+
+# initial_content PATCH FILE: prints the path of FILE's content as PATCH adds
+# it: kernel/FILE with the diffs of the later patches reverse-applied.
+initial_content() {
+	local p=$1 f=$2 later=() seen= q i
+	for q in "${ALL[@]}"; do
+		if [ "$q" = "$p" ]; then
+			seen=1
+		elif [ -n "$seen" ] && [ -f "$TOP/series/$q/upstream.diff" ] &&
+			grep -qx "+++ b/$f" "$TOP/series/$q/upstream.diff"; then
+			later+=("$q")
+		fi
+	done
+	if [ ${#later[@]} = 0 ]; then
+		echo "$TOP/kernel/$f"
+		return
+	fi
+	rm -rf "$TMPD/w"
+	mkdir -p "$TMPD/w/$(dirname "$f")"
+	cp "$TOP/kernel/$f" "$TMPD/w/$f"
+	for ((i = ${#later[@]} - 1; i >= 0; i--)); do
+		(cd "$TMPD/w" && git apply -R --whitespace=nowarn --include="$f" \
+			"$TOP/series/${later[i]}/upstream.diff") ||
+			die "series/${later[i]}/upstream.diff does not reverse-apply to kernel/$f"
+	done
+	echo "$TMPD/w/$f"
+}
+
 export GIT_INDEX_FILE=$CACHE/series.index
 git -C "$TREE" read-tree base
 parent=$(git -C "$TREE" rev-parse base)
@@ -39,7 +70,10 @@ while read -r p; do
 			die "series/$p/upstream.diff does not apply to the series so far"
 	fi
 	while read -r f; do
-		blob=$(git -C "$TREE" hash-object -w "$TOP/kernel/$f")
+		# A project file enters with its final content minus the hunks
+		# later patches add to it.
+		src=$(initial_content "$p" "$f")
+		blob=$(git -C "$TREE" hash-object -w "$src")
 		mode=100644
 		[ -x "$TOP/kernel/$f" ] && mode=100755
 		git -C "$TREE" update-index --add --cacheinfo "$mode,$blob,$f"

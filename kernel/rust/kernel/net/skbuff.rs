@@ -31,7 +31,7 @@
 use crate::{
     bindings,
     error::{code::*, Error, Result},
-    net::page_pool::PoolPage,
+    net::{netdev::Device, page_pool::PoolPage},
 };
 use core::{ptr::NonNull, slice};
 
@@ -386,6 +386,25 @@ impl SkBuff {
     pub fn set_protocol(&mut self, protocol: u16) {
         // SAFETY: By the type invariants we own the skb.
         unsafe { bindings::skb_set_protocol(self.as_ptr(), protocol) }
+    }
+
+    /// Parses the Ethernet header of a received frame (`eth_type_trans()`): records `dev` as
+    /// the receiving device, sets the packet type (host, broadcast, multicast, other host),
+    /// pulls the header and sets and returns the protocol (network byte order).
+    ///
+    /// Fails with `EINVAL`, changing nothing, if the linear data is shorter than an Ethernet
+    /// header. The skb refers to `dev` afterwards, as every received packet does: it must be
+    /// handed on or freed while the device is alive.
+    pub fn eth_type_trans(&mut self, dev: &Device) -> Result<u16> {
+        if self.headlen() < bindings::ETH_HLEN {
+            return Err(EINVAL);
+        }
+        // SAFETY: By the type invariants we own the skb; its linear data holds a full Ethernet
+        // header; `dev` is a valid device.
+        let proto = unsafe { bindings::eth_type_trans(self.as_ptr(), dev.as_ptr()) };
+        // SAFETY: As above; `eth_type_trans()` does not set the field itself.
+        unsafe { bindings::skb_set_protocol(self.as_ptr(), proto) };
+        Ok(proto)
     }
 
     /// Returns the checksum state.

@@ -7,7 +7,10 @@ use crate::{
     bindings,
     kunit::Test,
     kunit_expect, kunit_expect_eq, kunit_test_suite,
-    net::page_pool::{PagePool, Params},
+    net::{
+        netdev::Device,
+        page_pool::{PagePool, Params},
+    },
     page::PAGE_SIZE,
     prelude::*,
 };
@@ -197,6 +200,41 @@ fn metadata(test: &Test) -> Result {
     Ok(())
 }
 
+fn ethernet_header(test: &Test) -> Result {
+    // SAFETY: FFI call; an Ethernet device without private area, never registered.
+    let dev = unsafe { bindings::alloc_etherdev_mqs(0, 1, 1) };
+    if dev.is_null() {
+        return Err(ENOMEM);
+    }
+    // SAFETY: `dev` is valid until freed at the end of this case, after the skbs.
+    let netdev = unsafe { Device::from_raw(dev) };
+    let res = (|| -> Result {
+        let mut skb = SkBuff::alloc(128)?;
+        let frame = skb.put(60)?;
+        frame[..6].fill(0xff);
+        frame[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        frame[12..14].copy_from_slice(&[0x08, 0x00]);
+        frame[14] = 0x45;
+        let proto = skb.eth_type_trans(netdev)?;
+        kunit_expect_eq!(test, proto, 0x0800u16.to_be());
+        kunit_expect_eq!(test, skb.protocol(), 0x0800u16.to_be());
+        // The header was pulled: the data starts at the IP header.
+        kunit_expect_eq!(test, skb.len(), 60 - 14);
+        kunit_expect_eq!(test, skb.data()[0], 0x45);
+        drop(skb);
+
+        // Too short for a header: refused, nothing pulled.
+        let mut runt = SkBuff::alloc(64)?;
+        runt.put(10)?;
+        kunit_expect_eq!(test, runt.eth_type_trans(netdev), Err(EINVAL));
+        kunit_expect_eq!(test, runt.len(), 10);
+        Ok(())
+    })();
+    // SAFETY: The device was allocated above, never registered, and no skb refers to it.
+    unsafe { bindings::free_netdev(dev) };
+    res
+}
+
 fn release_paths(test: &Test) -> Result {
     let mut pool = PagePool::new(&Params::new(64))?;
     let reasons = [
@@ -233,6 +271,7 @@ kunit_test_suite!(
         rx_frags,
         frag_slots_run_out,
         metadata,
+        ethernet_header,
         release_paths,
     ]
 );
