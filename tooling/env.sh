@@ -15,7 +15,8 @@ BASE_TARBALL=/usr/src/linux-source-6.12.tar.xz
 BASE_VERSION=6.12.117
 JOBS=${JOBS:-$(nproc)}
 
-export PATH="$HOME/.cargo/bin:$PATH"
+# The project's Python virtualenv (virtme-ng, checkpatch's modules) first.
+export PATH="$CACHE/venv/bin:$HOME/.cargo/bin:$PATH"
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
 export CCACHE_MAXSIZE=${CCACHE_MAXSIZE:-8G}
 export CCACHE_BASEDIR=$CACHE

@@ -10,7 +10,7 @@ APT_PKGS=(
 	linux-source-6.12 rustc-web rust-web-src rust-web-clippy rustfmt-web
 	# C toolchain and kernel build dependencies.
 	clang lld llvm libclang-dev flex bison libelf-dev libssl-dev bc cpio
-	kmod ccache make git perl python3 rsync
+	kmod ccache make git perl python3 python3-venv rsync
 	# QEMU, and the host tools the guest uses through the shared rootfs.
 	qemu-system-x86 udev iproute2 iputils-ping iperf3 ethtool bpftool
 	xdp-tools socat pciutils procps
@@ -39,14 +39,17 @@ if ! bindgen --version 2>/dev/null | grep -q " $BINDGEN_VERSION\$"; then
 	cargo install --quiet --locked bindgen-cli --version "$BINDGEN_VERSION"
 fi
 
-if ! python3 -m virtme_ng.run --version 2>/dev/null | grep -q "$VNG_VERSION"; then
-	echo "install: virtme-ng $VNG_VERSION"
-	python3 -m pip install --quiet --disable-pip-version-check \
-		"virtme-ng==$VNG_VERSION"
+# Python tools live in a virtualenv of Debian's python3, in the cache shared
+# by all clones, whatever python3 the environment puts first on PATH.
+VENV=${RNETCORE_CACHE:-$HOME/.cache/rnetcore}/venv
+if [ ! -x "$VENV/bin/python3" ]; then
+	echo "install: python virtualenv $VENV"
+	/usr/bin/python3 -m venv "$VENV"
 fi
-
-# checkpatch.pl's SPDX check (scripts/spdxcheck.py) needs ply and GitPython.
-if ! python3 -c 'import ply, git' 2>/dev/null; then
-	echo "install: ply, GitPython (for checkpatch)"
-	python3 -m pip install --quiet --disable-pip-version-check ply GitPython
+if ! "$VENV/bin/vng" --version 2>/dev/null | grep -q " $VNG_VERSION\$" ||
+	! "$VENV/bin/python3" -c 'import ply, git' 2>/dev/null; then
+	# ply and GitPython: checkpatch.pl's SPDX check (scripts/spdxcheck.py).
+	echo "install: virtme-ng $VNG_VERSION, ply, GitPython"
+	"$VENV/bin/python3" -m pip install --quiet --disable-pip-version-check \
+		"virtme-ng==$VNG_VERSION" ply GitPython
 fi
