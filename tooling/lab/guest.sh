@@ -61,6 +61,16 @@ finish() {
 		echo
 		echo "Lab summary ($DRIVER):"
 		printf '  %s\n' "${SUMMARY[@]}"
+		for ns in nsA nsB; do
+			dev=$A
+			[ $ns = nsB ] && dev=$B
+			ip -n $ns -s -j link show "$dev" 2>/dev/null | python3 -c '
+import json, sys
+l = json.load(sys.stdin)[0]; s = l["stats64"]
+print("  %s %-8s rx %8d packets %12d bytes   tx %8d packets %12d bytes" % (
+    sys.argv[1], l["ifname"], s["rx"]["packets"], s["rx"]["bytes"],
+    s["tx"]["packets"], s["tx"]["bytes"]))' $ns
+		done
 	fi
 	exit $((FAIL > 0))
 }
