@@ -92,6 +92,14 @@ impl<'a> Params<'a> {
         self
     }
 
+    /// Allocates pages on NUMA node `nid` (by default, the node of the allocating CPU).
+    ///
+    /// The node must exist and have memory.
+    pub const fn nid(mut self, nid: i32) -> Self {
+        self.nid = nid;
+        self
+    }
+
     /// Has the pool DMA-map its pages for `dev`, in direction `dir` (`PP_FLAG_DMA_MAP`).
     ///
     /// The device must have a DMA mask.
@@ -166,10 +174,18 @@ impl PagePool {
     /// Fails with `EINVAL` for invalid parameters (those the C pool rejects: a DMA direction
     /// it does not support, syncing for the device without DMA mapping or with a `max_len` of
     /// 0; and those it would misuse: an order from 16 on, a sync range beyond the page, a
-    /// device without a DMA mask), and with `ENOMEM`. May sleep.
+    /// device without a DMA mask, a NUMA node without memory), and with `ENOMEM`. May sleep.
     pub fn new(params: &Params<'_>) -> Result<Self> {
         if params.order >= 16 {
             return Err(EINVAL);
+        }
+        if params.nid != bindings::NUMA_NO_NODE {
+            let valid = (0..bindings::MAX_NUMNODES as i32).contains(&params.nid)
+                // SAFETY: FFI call; the node index is within the node masks.
+                && unsafe { bindings::node_state(params.nid, bindings::node_states_N_MEMORY) } != 0;
+            if !valid {
+                return Err(EINVAL);
+            }
         }
         let page_size = (PAGE_SIZE as u64) << params.order;
         if u64::from(params.offset) + u64::from(params.max_len) > page_size {

@@ -195,6 +195,32 @@ fn invalid_params_fail(test: &Test) -> Result {
     kunit_expect_eq!(test, PagePool::new(&sync_nothing).err(), Some(EINVAL));
     let bidi = Params::new(64).dma(dev, DataDirection::Bidirectional);
     kunit_expect!(test, PagePool::new(&bidi).is_ok());
+    for nid in [-2, bindings::MAX_NUMNODES as i32, i32::MAX] {
+        kunit_expect_eq!(
+            test,
+            PagePool::new(&Params::new(64).nid(nid)).err(),
+            Some(EINVAL)
+        );
+    }
+    let beyond = Params::new(64)
+        .order(1)
+        .dma(dev, DataDirection::FromDevice)
+        .sync_for_device(4096, 4097);
+    kunit_expect_eq!(test, PagePool::new(&beyond).err(), Some(EINVAL));
+    kunit_expect_eq!(
+        test,
+        PagePool::new(&Params::new(64).order(16)).err(),
+        Some(EINVAL)
+    );
+    // Node 0 always has memory here; pages come from it.
+    let mut on_node0 = PagePool::new(&Params::new(64).nid(0))?;
+    let page = on_node0.alloc_page()?;
+    // SAFETY: The page is valid while we hold it.
+    kunit_expect_eq!(
+        test,
+        unsafe { bindings::page_to_nid(page.as_page_ptr()) },
+        0
+    );
     Ok(())
 }
 
