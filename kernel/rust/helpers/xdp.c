@@ -42,3 +42,18 @@ void rust_helper_trace_xdp_exception(const struct net_device *dev,
 {
 	trace_xdp_exception(dev, xdp, act);
 }
+
+bool rust_helper_xdp_return_frame_no_direct(void)
+{
+	return xdp_return_frame_no_direct();
+}
+
+void rust_helper_xdp_set_return_frame_no_direct(void)
+{
+	xdp_set_return_frame_no_direct();
+}
+
+void rust_helper_xdp_clear_return_frame_no_direct(void)
+{
+	xdp_clear_return_frame_no_direct();
+}

@@ -160,8 +160,8 @@ impl SkBuff {
     /// ([`SHARED_INFO_SIZE`] bytes); the buffer must have room for `headroom + len` bytes
     /// before it. Otherwise, or if no skb head can be allocated, the buffer is given back in
     /// the error.
-    pub fn build(page: PoolPage, headroom: u32, len: u32) -> Result<Self, BuildError> {
-        let va = page.as_slice().as_ptr().cast_mut();
+    pub fn build(mut page: PoolPage, headroom: u32, len: u32) -> Result<Self, BuildError> {
+        let va = page.as_mut_slice().as_mut_ptr();
         // `build_skb()` puts the shared info at the end of `frag_size`: end the area on a cache
         // line so that the shared info (and its atomics) is aligned.
         let align = bindings::SMP_CACHE_BYTES as usize;
@@ -393,14 +393,18 @@ impl SkBuff {
     /// pulls the header and sets and returns the protocol (network byte order).
     ///
     /// Fails with `EINVAL`, changing nothing, if the linear data is shorter than an Ethernet
-    /// header. The skb refers to `dev` afterwards, as every received packet does: it must be
-    /// handed on or freed while the device is alive.
-    pub fn eth_type_trans(&mut self, dev: &Device) -> Result<u16> {
+    /// header.
+    ///
+    /// # Safety
+    ///
+    /// The skb refers to `dev` afterwards, as every received packet does: `dev` must stay valid
+    /// until the skb is handed to the stack of a registered `dev` or freed.
+    pub unsafe fn eth_type_trans(&mut self, dev: &Device) -> Result<u16> {
         if self.headlen() < bindings::ETH_HLEN {
             return Err(EINVAL);
         }
         // SAFETY: By the type invariants we own the skb; its linear data holds a full Ethernet
-        // header; `dev` is a valid device.
+        // header; `dev` is valid, and stays valid for the skb by the safety requirements.
         let proto = unsafe { bindings::eth_type_trans(self.as_ptr(), dev.as_ptr()) };
         // SAFETY: As above; `eth_type_trans()` does not set the field itself.
         unsafe { bindings::skb_set_protocol(self.as_ptr(), proto) };

@@ -93,7 +93,9 @@ impl Prog {
     /// # Safety
     ///
     /// `ptr` must be a valid program on which the caller owns a reference (as `ndo_bpf` hands
-    /// over with `XDP_SETUP_PROG`); the reference passes to the new value.
+    /// over with `XDP_SETUP_PROG`); the reference passes to the new value. It must be an XDP
+    /// program (`BPF_PROG_TYPE_XDP`) for the receive path (not a devmap or cpumap program) and
+    /// not bound to another device, which the C core checks before `ndo_bpf` sees it.
     pub unsafe fn from_raw(ptr: NonNull<bindings::bpf_prog>) -> Self {
         // INVARIANT: By the safety requirements of this function.
         Self { ptr }
@@ -115,9 +117,13 @@ impl Clone for Prog {
 }
 
 impl Drop for Prog {
+    /// Puts the reference; the last one frees the program after an RCU grace period.
+    ///
+    /// From process context the last put may sleep: do not drop a [`Prog`] inside an RCU
+    /// read-side section or under a spinlock (softirq and hard IRQ context defer the work).
     fn drop(&mut self) {
-        // SAFETY: By the type invariants we own a reference. `bpf_prog_put()` is allowed in any
-        // context, and frees the program only after an RCU grace period.
+        // SAFETY: By the type invariants we own a reference. `bpf_prog_put()` frees the program
+        // only after an RCU grace period.
         unsafe { bindings::bpf_prog_put(self.as_ptr()) };
     }
 }
@@ -164,7 +170,8 @@ impl ProgSlot {
     /// Installs `prog` (or detaches with `None`) and returns the previous program.
     ///
     /// Readers inside an RCU read-side section may still use the previous program; dropping it
-    /// is safe because the C core frees programs only after a grace period.
+    /// is safe because the C core frees programs only after a grace period (but drop it outside
+    /// read-side sections: see [`Prog`]'s `Drop`).
     pub fn replace(&self, prog: Option<Prog>) -> Option<Prog> {
         let new = prog.map_or(ptr::null_mut(), |p| {
             let p = core::mem::ManuallyDrop::new(p);
@@ -218,6 +225,11 @@ pub struct RunContext {
 impl RunContext {
     /// Runs `f` in a run context: disables bottom halves, installs a `bpf_net_context` (unless
     /// the task has one), and flushes pending redirects (`xdp_do_flush()`) before undoing both.
+    ///
+    /// Frames returned while `f` runs never go straight into a page pool's lockless cache
+    /// (`xdp_set_return_frame_no_direct()`): this context is not the pools' NAPI context.
+    ///
+    /// Must be called from process or softirq context with interrupts enabled.
     pub fn with<R>(f: impl FnOnce(&RunContext) -> R) -> R {
         // SAFETY: All-zeroes is the state `bpf_net_ctx_set()` expects of a new context.
         let mut net_ctx: bindings::bpf_net_context = unsafe { core::mem::zeroed() };
@@ -225,16 +237,26 @@ impl RunContext {
         unsafe { bindings::local_bh_disable() };
         // SAFETY: `net_ctx` outlives its installation, which ends below, before it goes away.
         let installed = unsafe { bindings::bpf_net_ctx_set(&mut net_ctx) };
+        // SAFETY: A net context is installed (ours or the task's); the flag is restored below.
+        let no_direct = unsafe { bindings::xdp_return_frame_no_direct() };
+        // SAFETY: As above.
+        unsafe { bindings::xdp_set_return_frame_no_direct() };
         let ctx = RunContext {
             _not_send: PhantomData,
         };
         let ret = f(&ctx);
-        // SAFETY: Bottom halves are off and the context installed: redirects queued by `f`
-        // are flushed before the context goes away.
-        unsafe { bindings::xdp_do_flush() };
-        // SAFETY: Undoes `bpf_net_ctx_set()` (a no-op if it installed nothing), then enables
-        // bottom halves again.
+        if !installed.is_null() {
+            // SAFETY: Bottom halves are off and our context installed: the redirects `f`
+            // queued are flushed before it goes away. A context we did not install is flushed
+            // by its owner.
+            unsafe { bindings::xdp_do_flush() };
+        }
+        // SAFETY: Restores the flag, undoes `bpf_net_ctx_set()` (a no-op if it installed
+        // nothing), then enables bottom halves again.
         unsafe {
+            if !no_direct {
+                bindings::xdp_clear_return_frame_no_direct();
+            }
             bindings::bpf_net_ctx_clear(installed);
             bindings::local_bh_enable();
         }
@@ -246,7 +268,9 @@ impl RunContext {
     /// # Safety
     ///
     /// Bottom halves must be disabled and a `bpf_net_context` installed for the current task
-    /// for the lifetime of the returned value (as inside a NAPI poll).
+    /// for the lifetime of the returned value (as inside a NAPI poll), and frames returned
+    /// directly (without `BPF_RI_F_RF_NO_DIRECT`) must belong to pools this context may recycle
+    /// into: those of the NAPI instance being polled.
     pub unsafe fn assume() -> Self {
         Self {
             _not_send: PhantomData,
@@ -265,9 +289,11 @@ impl RunContext {
 ///
 /// # Invariants
 ///
-/// The wrapped info is registered, with a page pool as its memory model, until dropped.
-#[repr(transparent)]
-pub struct RxqInfo(Opaque<bindings::xdp_rxq_info>);
+/// `inner` is registered, with the page pool `pool` as its memory model, until dropped.
+pub struct RxqInfo {
+    inner: Opaque<bindings::xdp_rxq_info>,
+    pool: *mut bindings::page_pool,
+}
 
 // SAFETY: The registration is read concurrently by XDP and unregistered from any process context.
 unsafe impl Sync for RxqInfo {}
@@ -277,18 +303,26 @@ unsafe impl Send for RxqInfo {}
 
 impl RxqInfo {
     /// Registers queue `queue` of `dev`, polled by the NAPI instance `napi_id` (0 if none),
-    /// whose buffers come from `pool`.
+    /// whose buffers come from `pool`. Registering and unregistering may sleep.
     ///
     /// The registration keeps the pool in use: the C pool is destroyed only when both its
     /// handle and this registration are gone.
-    pub fn new<'a>(
+    ///
+    /// # Safety
+    ///
+    /// `dev` must stay valid while the registration exists and while frames received on the
+    /// queue are in flight (the device's own teardown order ensures it for a driver's queues).
+    pub unsafe fn new<'a>(
         dev: &'a Device,
         queue: u32,
         napi_id: u32,
         pool: &'a PagePool,
     ) -> impl PinInit<Self, Error> + 'a {
-        let init = move |slot: *mut Self| {
-            let slot = Opaque::raw_get(slot.cast::<Opaque<bindings::xdp_rxq_info>>());
+        let init = move |this: *mut Self| {
+            // SAFETY: `this` is valid for writes.
+            let slot = Opaque::raw_get(unsafe { ptr::addr_of_mut!((*this).inner) });
+            // SAFETY: `this` is valid for writes.
+            unsafe { ptr::addr_of_mut!((*this).pool).write(pool.as_ptr()) };
             // SAFETY: `slot` is valid for writes; all-zeroes is the state a new registration
             // must start from (`REG_STATE_NEW`).
             unsafe { slot.write_bytes(0, 1) };
@@ -309,7 +343,7 @@ impl RxqInfo {
                 unsafe { bindings::xdp_rxq_info_unreg(slot) };
                 return Err(e);
             }
-            // INVARIANT: Registered with the page-pool memory model.
+            // INVARIANT: Registered with `pool` as the memory model.
             Ok(())
         };
         // SAFETY: On success the closure registered the info in place; on error it left
@@ -319,7 +353,7 @@ impl RxqInfo {
 
     /// Returns the raw pointer to the registration.
     pub fn as_ptr(&self) -> *mut bindings::xdp_rxq_info {
-        self.0.get()
+        self.inner.get()
     }
 }
 
@@ -352,21 +386,25 @@ impl<'a> XdpBuff<'a> {
     /// Prepares `len` bytes at `headroom` in `page`, received on `rxq`
     /// (`xdp_init_buff()` and `xdp_prepare_buff()`, without metadata).
     ///
-    /// The buffer must leave [`SHARED_INFO_SIZE`] bytes of tailroom, as XDP and skbs built
-    /// later expect; otherwise it is given back with `EINVAL`.
+    /// The buffer must come from the queue's page pool, leave [`SHARED_INFO_SIZE`] bytes of
+    /// tailroom (as XDP and skbs built later expect), and be at most 64 KiB plus that tailroom
+    /// (frames record headroom and length in 16 bits); otherwise it is given back with `EINVAL`.
     pub fn new(
-        page: PoolPage,
+        mut page: PoolPage,
         rxq: &'a RxqInfo,
         headroom: u32,
         len: u32,
     ) -> Result<Self, BuffError> {
-        if headroom as usize + len as usize + SHARED_INFO_SIZE > page.len() {
+        if page.pool_ptr() != rxq.pool
+            || page.len() > usize::from(u16::MAX) + SHARED_INFO_SIZE
+            || headroom as usize + len as usize + SHARED_INFO_SIZE > page.len()
+        {
             return Err(BuffError {
                 error: EINVAL,
                 page,
             });
         }
-        let hard_start = page.as_slice().as_ptr().cast_mut();
+        let hard_start = page.as_mut_slice().as_mut_ptr();
         // SAFETY: All-zeroes is a valid `xdp_buff` (pointers and integers).
         let mut raw: bindings::xdp_buff = unsafe { core::mem::zeroed() };
         raw.frame_sz = page.len() as u32;
@@ -375,9 +413,8 @@ impl<'a> XdpBuff<'a> {
         // SAFETY: `headroom + len` lies within the buffer, checked above.
         let data = unsafe { hard_start.add(headroom as usize) };
         raw.data = data.cast();
-        // "No metadata" is `data_meta` one byte past `data`, as `xdp_prepare_buff()` does.
-        // SAFETY: Still within the buffer.
-        raw.data_meta = unsafe { data.add(1) }.cast();
+        // Empty metadata, which programs may grow into the headroom.
+        raw.data_meta = data.cast();
         // SAFETY: Within the buffer.
         raw.data_end = unsafe { data.add(len as usize) }.cast();
         Ok(Self {

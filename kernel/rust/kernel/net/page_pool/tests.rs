@@ -216,11 +216,8 @@ fn invalid_params_fail(test: &Test) -> Result {
     let mut on_node0 = PagePool::new(&Params::new(64).nid(0))?;
     let page = on_node0.alloc_page()?;
     // SAFETY: The page is valid while we hold it.
-    kunit_expect_eq!(
-        test,
-        unsafe { bindings::page_to_nid(page.as_page_ptr()) },
-        0
-    );
+    let nid = unsafe { bindings::page_to_nid(page.as_page_ptr()) };
+    kunit_expect_eq!(test, nid, 0);
     Ok(())
 }
 

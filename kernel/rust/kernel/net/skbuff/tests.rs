@@ -215,7 +215,8 @@ fn ethernet_header(test: &Test) -> Result {
         frame[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
         frame[12..14].copy_from_slice(&[0x08, 0x00]);
         frame[14] = 0x45;
-        let proto = skb.eth_type_trans(netdev)?;
+        // SAFETY: `dev` outlives the skb, freed below before the device.
+        let proto = unsafe { skb.eth_type_trans(netdev) }?;
         kunit_expect_eq!(test, proto, 0x0800u16.to_be());
         kunit_expect_eq!(test, skb.protocol(), 0x0800u16.to_be());
         // The header was pulled: the data starts at the IP header.
@@ -226,7 +227,9 @@ fn ethernet_header(test: &Test) -> Result {
         // Too short for a header: refused, nothing pulled.
         let mut runt = SkBuff::alloc(64)?;
         runt.put(10)?;
-        kunit_expect_eq!(test, runt.eth_type_trans(netdev), Err(EINVAL));
+        // SAFETY: As above.
+        let res = unsafe { runt.eth_type_trans(netdev) };
+        kunit_expect_eq!(test, res, Err(EINVAL));
         kunit_expect_eq!(test, runt.len(), 10);
         Ok(())
     })();

@@ -67,6 +67,8 @@ fn load(insns: &[u64]) -> Result<Prog> {
         let dst = fp.as_ptr().cast::<u8>().add(off).cast::<u64>();
         core::ptr::copy_nonoverlapping(insns.as_ptr(), dst, insns.len());
         (*fp.as_ptr()).len = insns.len() as u32;
+        // `bpf_prog_alloc()` leaves the count at 0; `bpf_prog_load()` sets it to 1.
+        (*(*fp.as_ptr()).aux).refcnt.counter = 1;
         (*fp.as_ptr()).type_ = bindings::bpf_prog_type_BPF_PROG_TYPE_XDP;
     }
     let mut err = 0;
@@ -120,7 +122,10 @@ impl Rig {
     fn new() -> Result<Self> {
         let dev = DummyDev::new()?;
         let pool = PagePool::new(&Params::new(256))?;
-        let rxq = KBox::pin_init(RxqInfo::new(dev.get(), 0, 0, &pool), GFP_KERNEL)?;
+        // SAFETY: The device outlives the registration: `Rig` drops it last, after the queue
+        // and every buffer of a case.
+        let init = unsafe { RxqInfo::new(dev.get(), 0, 0, &pool) };
+        let rxq = KBox::pin_init(init, GFP_KERNEL)?;
         Ok(Self {
             pool,
             rxq,
@@ -211,8 +216,10 @@ fn prog_slot_rcu(test: &Test) -> Result {
         // is done, and the reference comes back to the writer.
         let old = slot.replace(Some(b));
         kunit_expect_eq!(test, old.as_ref().map(|p| p.as_ptr()), Some(pa));
-        drop(old);
         kunit_expect_eq!(test, slot.get(&guard).map(|p| p.as_ptr()), Some(pb));
+        // The old program is put after the read-side section (the last put may sleep).
+        drop(guard);
+        drop(old);
     }
     let mut rig = Rig::new()?;
     let mut buff = rig.buff(64, 0)?;
@@ -304,6 +311,15 @@ fn buff_bounds(test: &Test) -> Result {
     kunit_expect_eq!(test, err.error, EINVAL);
     err.page.recycle(&mut rig.pool);
     kunit_expect_eq!(test, rig.pool.stats().outstanding(), 0);
+
+    // A buffer of another pool would be returned to the wrong pool: refused.
+    let mut other = PagePool::new(&Params::new(64))?;
+    let page = other.alloc_page()?;
+    let err = XdpBuff::new(page, &rig.rxq, 256, 64).err().ok_or(EINVAL)?;
+    kunit_expect_eq!(test, err.error, EINVAL);
+    kunit_expect_eq!(test, err.page.pool_ptr(), other.as_ptr());
+    drop(err);
+    kunit_expect_eq!(test, other.stats().outstanding(), 0);
     Ok(())
 }
 
