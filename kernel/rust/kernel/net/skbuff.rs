@@ -140,8 +140,12 @@ impl SkBuff {
     /// Allocates an skb with room for `len` bytes of data, and the usual `NET_SKB_PAD` of
     /// headroom, without a device (`netdev_alloc_skb(NULL, len)`).
     ///
-    /// Does not sleep; fails with `ENOMEM`.
+    /// Does not sleep; fails with `ENOMEM`, and with `EINVAL` for lengths from 1 GiB on (the C
+    /// size computations would overflow long before that is reasonable).
     pub fn alloc(len: u32) -> Result<Self> {
+        if len >= 1 << 30 {
+            return Err(EINVAL);
+        }
         // SAFETY: A null device is allowed; the flags do not sleep.
         let skb = unsafe {
             bindings::__netdev_alloc_skb(core::ptr::null_mut(), len, bindings::GFP_ATOMIC)

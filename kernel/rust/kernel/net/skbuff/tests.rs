@@ -28,6 +28,16 @@ fn alloc_layout(test: &Test) -> Result {
     Ok(())
 }
 
+fn alloc_failure(test: &Test) -> Result {
+    // Far more than kmalloc can ever provide: the allocation fails, quietly, and cleanly.
+    kunit_expect_eq!(test, SkBuff::alloc((1 << 30) - 1).err(), Some(ENOMEM));
+    kunit_expect_eq!(test, SkBuff::alloc(u32::MAX).err(), Some(EINVAL));
+    // Allocation still works afterwards.
+    let skb = SkBuff::alloc(1500)?;
+    kunit_expect!(test, skb.tailroom() >= 1500);
+    Ok(())
+}
+
 fn put_push_pull_bounds(test: &Test) -> Result {
     let mut skb = SkBuff::alloc(64)?;
     skb.reserve(8)?;
@@ -268,6 +278,7 @@ kunit_test_suite!(
     rust_net_skbuff,
     [
         alloc_layout,
+        alloc_failure,
         put_push_pull_bounds,
         build_around_pool_page,
         build_rejects_small_buffer,
