@@ -316,6 +316,25 @@ macro_rules! kunit_expect {
         }
         ok
     }};
+    (@cmp $test:expr, $left:expr, $op:tt, $right:expr) => {
+        match (&$left, &$right) {
+            (left, right) => $crate::kunit_expect!(
+                @check $test,
+                *left $op *right,
+                ::core::concat!(
+                    ::core::stringify!($left),
+                    " ",
+                    ::core::stringify!($op),
+                    " ",
+                    ::core::stringify!($right)
+                ),
+                ::core::option::Option::Some(::core::format_args!(
+                    "    left: {:?}\n    right: {:?}",
+                    left, right
+                ))
+            ),
+        }
+    };
     ($test:expr, $cond:expr $(,)?) => {
         $crate::kunit_expect!(@check $test, $cond, ::core::stringify!($cond),
             ::core::option::Option::None)
@@ -333,17 +352,7 @@ macro_rules! kunit_expect {
 #[macro_export]
 macro_rules! kunit_expect_eq {
     ($test:expr, $left:expr, $right:expr $(,)?) => {
-        match (&$left, &$right) {
-            (left, right) => $crate::kunit_expect!(
-                @check $test,
-                *left == *right,
-                ::core::concat!(::core::stringify!($left), " == ", ::core::stringify!($right)),
-                ::core::option::Option::Some(::core::format_args!(
-                    "    left: {:?}\n    right: {:?}",
-                    left, right
-                ))
-            ),
-        }
+        $crate::kunit_expect!(@cmp $test, $left, ==, $right)
     };
 }
 
@@ -354,17 +363,7 @@ macro_rules! kunit_expect_eq {
 #[macro_export]
 macro_rules! kunit_expect_ne {
     ($test:expr, $left:expr, $right:expr $(,)?) => {
-        match (&$left, &$right) {
-            (left, right) => $crate::kunit_expect!(
-                @check $test,
-                *left != *right,
-                ::core::concat!(::core::stringify!($left), " != ", ::core::stringify!($right)),
-                ::core::option::Option::Some(::core::format_args!(
-                    "    left: {:?}\n    right: {:?}",
-                    left, right
-                ))
-            ),
-        }
+        $crate::kunit_expect!(@cmp $test, $left, !=, $right)
     };
 }
 
