@@ -50,3 +50,40 @@ impl Device {
         unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.as_ptr()).ifindex)) }
     }
 }
+
+/// An Ethernet device that is allocated but never registered, freed on drop: enough for the
+/// KUnit suites of the abstractions that take a [`Device`].
+///
+/// # Invariants
+///
+/// `self.0` was allocated by `alloc_etherdev_mqs()`, is never registered, and is owned here.
+#[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+pub(crate) struct TestDevice(core::ptr::NonNull<bindings::net_device>);
+
+#[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+impl TestDevice {
+    /// Allocates the device: no private area, one TX and one RX queue.
+    pub(crate) fn new() -> crate::error::Result<Self> {
+        // SAFETY: FFI call without safety requirements.
+        let dev = unsafe { bindings::alloc_etherdev_mqs(0, 1, 1) };
+        // INVARIANT: Freshly allocated, not registered, ours.
+        Ok(Self(
+            core::ptr::NonNull::new(dev).ok_or(crate::error::code::ENOMEM)?,
+        ))
+    }
+
+    /// Returns the device.
+    pub(crate) fn get(&self) -> &Device {
+        // SAFETY: By the type invariants the device lives as long as `self`.
+        unsafe { Device::from_raw(self.0.as_ptr()) }
+    }
+}
+
+#[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+impl Drop for TestDevice {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants the device was allocated by `alloc_etherdev_mqs()`,
+        // never registered, and is ours.
+        unsafe { bindings::free_netdev(self.0.as_ptr()) };
+    }
+}

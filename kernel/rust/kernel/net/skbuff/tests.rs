@@ -8,7 +8,7 @@ use crate::{
     kunit::Test,
     kunit_expect, kunit_expect_eq, kunit_test_suite,
     net::{
-        netdev::Device,
+        netdev::TestDevice,
         page_pool::{PagePool, Params},
     },
     page::PAGE_SIZE,
@@ -211,41 +211,29 @@ fn metadata(test: &Test) -> Result {
 }
 
 fn ethernet_header(test: &Test) -> Result {
-    // SAFETY: FFI call; an Ethernet device without private area, never registered.
-    let dev = unsafe { bindings::alloc_etherdev_mqs(0, 1, 1) };
-    if dev.is_null() {
-        return Err(ENOMEM);
-    }
-    // SAFETY: `dev` is valid until freed at the end of this case, after the skbs.
-    let netdev = unsafe { Device::from_raw(dev) };
-    let res = (|| -> Result {
-        let mut skb = SkBuff::alloc(128)?;
-        let frame = skb.put(60)?;
-        frame[..6].fill(0xff);
-        frame[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-        frame[12..14].copy_from_slice(&[0x08, 0x00]);
-        frame[14] = 0x45;
-        // SAFETY: `dev` outlives the skb, freed below before the device.
-        let proto = unsafe { skb.eth_type_trans(netdev) }?;
-        kunit_expect_eq!(test, proto, 0x0800u16.to_be());
-        kunit_expect_eq!(test, skb.protocol(), 0x0800u16.to_be());
-        // The header was pulled: the data starts at the IP header.
-        kunit_expect_eq!(test, skb.len(), 60 - 14);
-        kunit_expect_eq!(test, skb.data()[0], 0x45);
-        drop(skb);
+    let dev = TestDevice::new()?;
+    let mut skb = SkBuff::alloc(128)?;
+    let frame = skb.put(60)?;
+    frame[..6].fill(0xff);
+    frame[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    frame[12..14].copy_from_slice(&[0x08, 0x00]);
+    frame[14] = 0x45;
+    // SAFETY: The skbs of this case are dropped before `dev`, declared first.
+    let proto = unsafe { skb.eth_type_trans(dev.get()) }?;
+    kunit_expect_eq!(test, proto, 0x0800u16.to_be());
+    kunit_expect_eq!(test, skb.protocol(), 0x0800u16.to_be());
+    // The header was pulled: the data starts at the IP header.
+    kunit_expect_eq!(test, skb.len(), 60 - 14);
+    kunit_expect_eq!(test, skb.data()[0], 0x45);
 
-        // Too short for a header: refused, nothing pulled.
-        let mut runt = SkBuff::alloc(64)?;
-        runt.put(10)?;
-        // SAFETY: As above.
-        let res = unsafe { runt.eth_type_trans(netdev) };
-        kunit_expect_eq!(test, res, Err(EINVAL));
-        kunit_expect_eq!(test, runt.len(), 10);
-        Ok(())
-    })();
-    // SAFETY: The device was allocated above, never registered, and no skb refers to it.
-    unsafe { bindings::free_netdev(dev) };
-    res
+    // Too short for a header: refused, nothing pulled.
+    let mut runt = SkBuff::alloc(64)?;
+    runt.put(10)?;
+    // SAFETY: As above.
+    let res = unsafe { runt.eth_type_trans(dev.get()) };
+    kunit_expect_eq!(test, res, Err(EINVAL));
+    kunit_expect_eq!(test, runt.len(), 10);
+    Ok(())
 }
 
 fn release_paths(test: &Test) -> Result {

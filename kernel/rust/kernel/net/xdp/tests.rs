@@ -12,7 +12,7 @@ use crate::{
     kunit::Test,
     kunit_expect, kunit_expect_eq, kunit_test_suite,
     net::{
-        netdev::Device,
+        netdev::TestDevice,
         page_pool::{PagePool, Params},
     },
     prelude::*,
@@ -88,39 +88,16 @@ fn returning(act: u32) -> Result<Prog> {
     load(&[insn(MOV_K, 0, 0, 0, act as i32), insn(EXIT, 0, 0, 0, 0)])
 }
 
-/// A net device that is allocated but never registered; enough for XDP queue info.
-struct DummyDev(NonNull<bindings::net_device>);
-
-impl DummyDev {
-    fn new() -> Result<Self> {
-        // SAFETY: FFI call; no private area, one TX and one RX queue.
-        let dev = unsafe { bindings::alloc_etherdev_mqs(0, 1, 1) };
-        Ok(Self(NonNull::new(dev).ok_or(ENOMEM)?))
-    }
-
-    fn get(&self) -> &Device {
-        // SAFETY: The device lives as long as `self`.
-        unsafe { Device::from_raw(self.0.as_ptr()) }
-    }
-}
-
-impl Drop for DummyDev {
-    fn drop(&mut self) {
-        // SAFETY: The device was allocated by `alloc_etherdev_mqs()` and never registered.
-        unsafe { bindings::free_netdev(self.0.as_ptr()) };
-    }
-}
-
 /// What every case needs: a device, a pool and the queue's XDP registration.
 struct Rig {
     pool: PagePool,
     rxq: Pin<KBox<RxqInfo>>,
-    _dev: DummyDev,
+    _dev: TestDevice,
 }
 
 impl Rig {
     fn new() -> Result<Self> {
-        let dev = DummyDev::new()?;
+        let dev = TestDevice::new()?;
         let pool = PagePool::new(&Params::new(256))?;
         // SAFETY: The device outlives the registration: `Rig` drops it last, after the queue
         // and every buffer of a case.
