@@ -37,7 +37,11 @@ for f in "$@"; do
 	fi
 done
 inc=()
-for f in "$@"; do inc+=(--include="$f"); done
+binc=()
+for f in "$@"; do
+	inc+=(--include="$f")
+	case " ${project[*]} " in *" $f "*) ;; *) binc+=(--include="$f") ;; esac
+done
 later=()
 seen=
 while read -r p; do
@@ -51,10 +55,6 @@ while read -r p; do
 		later=("$d" "${later[@]}")
 		continue
 	fi
-	binc=()
-	for f in "$@"; do
-		case " ${project[*]} " in *" $f "*) ;; *) binc+=(--include="$f") ;; esac
-	done
 	[ ${#binc[@]} = 0 ] ||
 		(cd "$tmp/a" && git apply --whitespace=nowarn "${binc[@]}" "$d") ||
 		die "series/$p/upstream.diff does not apply"
