@@ -2,9 +2,89 @@
 
 //! Network devices.
 //!
-//! C header: [`include/linux/netdevice.h`](srctree/include/linux/netdevice.h)
+//! A driver describes its devices with an [`Operations`] implementation: the private data each
+//! device carries ([`Operations::Data`]) and the `net_device_ops` callbacks it provides.
+//! [`Unregistered::new`] allocates an Ethernet device with that data pinned in the device's
+//! private area; [`Unregistered::register`] turns it into a [`Registration`], which unregisters
+//! and frees the device when dropped. Callbacks and both owners hand out [`NetDevice`], the
+//! driver's typed view of its device.
+//!
+//! # Examples
+//!
+//! ```
+//! use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
+//! use kernel::net::netdev::{NetDevice, Operations, TxResult, Unregistered, Xmit};
+//! use kernel::net::skbuff::SkBuff;
+//! use kernel::prelude::*;
+//!
+//! /// Drops everything it is given, and counts it.
+//! struct Sink;
+//!
+//! struct SinkData {
+//!     dropped: AtomicU64,
+//! }
+//!
+//! #[vtable]
+//! impl Operations for Sink {
+//!     type Data = SinkData;
+//!
+//!     fn start_xmit(dev: &NetDevice<Self>, skb: SkBuff, _xmit: &Xmit<'_>) -> TxResult {
+//!         dev.data().dropped.fetch_add(1, Relaxed);
+//!         drop(skb);
+//!         TxResult::Ok
+//!     }
+//! }
+//!
+//! let mut dev = Unregistered::<Sink>::new(1, 1, |_| SinkData {
+//!     dropped: AtomicU64::new(0),
+//! })?;
+//! dev.set_random_mac_address();
+//! dev.set_mtu_limits(68, 9000)?;
+//! assert_eq!(dev.num_tx_queues(), 1);
+//! assert_eq!(dev.data().dropped.load(Relaxed), 0);
+//! // `dev.register()?` would return a `Registration`; dropping `dev` frees the device.
+//! # Ok::<(), Error>(())
+//! ```
+//!
+//! C headers: [`include/linux/netdevice.h`](srctree/include/linux/netdevice.h),
+//! [`include/linux/etherdevice.h`](srctree/include/linux/etherdevice.h),
+//! [`include/net/netdev_queues.h`](srctree/include/net/netdev_queues.h).
 
-use crate::{bindings, types::Opaque};
+use crate::{
+    bindings,
+    error::{code::*, from_result, to_result, Error, Result, VTABLE_DEFAULT_ERROR},
+    init::PinInit,
+    net::skbuff::SkBuff,
+    str::CStr,
+    types::Opaque,
+};
+use core::{marker::PhantomData, ops::Deref, pin::Pin, ptr::NonNull};
+use macros::vtable;
+
+/// Length of an Ethernet (MAC) address.
+pub const ETH_ALEN: usize = bindings::ETH_ALEN as usize;
+
+/// Smallest MTU an Ethernet device may be given (`ETH_MIN_MTU`).
+pub const ETH_MIN_MTU: u32 = bindings::ETH_MIN_MTU;
+
+/// An Ethernet (MAC) address.
+pub type MacAddress = [u8; ETH_ALEN];
+
+/// Returns whether `addr` may be a device's address: not multicast, not all zeroes
+/// (`is_valid_ether_addr()`).
+pub fn is_valid_ether_addr(addr: &MacAddress) -> bool {
+    addr[0] & 1 == 0 && addr.iter().any(|&b| b != 0)
+}
+
+/// Device statistics as `ndo_get_stats64` reports them (`struct rtnl_link_stats64`).
+pub type LinkStats64 = bindings::rtnl_link_stats64;
+
+/// Statistics of one receive queue (`struct netdev_queue_stats_rx`), read through the netdev
+/// netlink family. Fields a driver does not set are reported as absent.
+pub type QueueStatsRx = bindings::netdev_queue_stats_rx;
+
+/// Statistics of one transmit queue (`struct netdev_queue_stats_tx`); see [`QueueStatsRx`].
+pub type QueueStatsTx = bindings::netdev_queue_stats_tx;
 
 /// A network device, borrowed from the C core.
 ///
@@ -49,6 +129,849 @@ impl Device {
         // registration, and read with a single load.
         unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.as_ptr()).ifindex)) }
     }
+
+    /// Returns the MTU.
+    pub fn mtu(&self) -> u32 {
+        // SAFETY: The device is valid; the MTU is written with `WRITE_ONCE()` under RTNL and
+        // read with a single load, as `READ_ONCE()` does.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.as_ptr()).mtu)) }
+    }
+
+    /// Returns the device's MAC address.
+    pub fn mac_address(&self) -> MacAddress {
+        let mut addr = [0; ETH_ALEN];
+        // SAFETY: `dev_addr` of an Ethernet device points to at least `ETH_ALEN` bytes for the
+        // device's lifetime; it changes only under RTNL, as in C readers without the lock.
+        unsafe {
+            let src = (*self.as_ptr()).dev_addr;
+            core::ptr::copy_nonoverlapping(src, addr.as_mut_ptr(), ETH_ALEN);
+        }
+        addr
+    }
+
+    /// Returns whether the device is up (`netif_running()`).
+    pub fn is_running(&self) -> bool {
+        // SAFETY: The device is valid.
+        unsafe { bindings::netif_running(self.as_ptr()) }
+    }
+
+    /// Returns whether the device reports a carrier (`netif_carrier_ok()`).
+    pub fn carrier_ok(&self) -> bool {
+        // SAFETY: The device is valid.
+        unsafe { bindings::netif_carrier_ok(self.as_ptr()) }
+    }
+
+    /// Returns the number of transmit queues the device was allocated with.
+    pub fn num_tx_queues(&self) -> u32 {
+        // SAFETY: The device is valid; the count never changes after allocation.
+        unsafe { (*self.as_ptr()).num_tx_queues }
+    }
+
+    /// Returns the number of receive queues the device was allocated with.
+    pub fn num_rx_queues(&self) -> u32 {
+        // SAFETY: The device is valid; the count never changes after allocation.
+        unsafe { (*self.as_ptr()).num_rx_queues }
+    }
+
+    /// Returns transmit queue `index`, or `None` if the device has no such queue.
+    pub fn tx_queue(&self, index: u32) -> Option<&TxQueue> {
+        if index >= self.num_tx_queues() {
+            return None;
+        }
+        // SAFETY: `index` is below the number of queues allocated with the device, which live
+        // as long as it.
+        Some(unsafe { TxQueue::from_raw(bindings::netdev_get_tx_queue(self.as_ptr(), index)) })
+    }
+}
+
+/// Evidence that the current thread holds the RTNL lock.
+///
+/// Callbacks the C core makes under RTNL receive a `&Rtnl`; elsewhere [`Rtnl::lock`] takes the
+/// lock.
+pub struct Rtnl {
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl Rtnl {
+    /// Takes the RTNL lock (`rtnl_lock()`), held until the guard is dropped.
+    ///
+    /// Must not be called while the lock is held, for instance from a callback given a `&Rtnl`:
+    /// the lock is not recursive.
+    pub fn lock() -> RtnlGuard {
+        // SAFETY: FFI call; the guard unlocks.
+        unsafe { bindings::rtnl_lock() };
+        RtnlGuard(Rtnl {
+            _not_send: PhantomData,
+        })
+    }
+
+    /// Creates the evidence for code that runs under RTNL.
+    ///
+    /// # Safety
+    ///
+    /// The current thread must hold RTNL for the lifetime `'a`.
+    pub unsafe fn assume<'a>() -> &'a Rtnl {
+        &Rtnl {
+            _not_send: PhantomData,
+        }
+    }
+}
+
+/// The RTNL lock, taken by [`Rtnl::lock`] and released on drop.
+pub struct RtnlGuard(Rtnl);
+
+impl Deref for RtnlGuard {
+    type Target = Rtnl;
+
+    fn deref(&self) -> &Rtnl {
+        &self.0
+    }
+}
+
+impl Drop for RtnlGuard {
+    fn drop(&mut self) {
+        // SAFETY: The guard exists only while this thread holds the lock it took.
+        unsafe { bindings::rtnl_unlock() };
+    }
+}
+
+/// A transmit queue of a network device (`struct netdev_queue`).
+///
+/// Stopping and waking are allowed from any context. The byte queue limit (BQL) accounting of
+/// the transmit path is on [`Xmit`]; its completion side is [`TxQueue::completed_wake`].
+///
+/// # Invariants
+///
+/// The wrapped queue is valid for the lifetime of the reference.
+#[repr(transparent)]
+pub struct TxQueue(Opaque<bindings::netdev_queue>);
+
+// SAFETY: Transmit queues are shared by the C core between CPUs; every method is allowed
+// concurrently.
+unsafe impl Sync for TxQueue {}
+
+/// What [`TxQueue::maybe_stop`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopResult {
+    /// There was room for another packet: the queue was left running.
+    Running,
+    /// The queue was stopped; a completion wakes it.
+    Stopped,
+    /// The queue was stopped, but room appeared meanwhile and it was started again.
+    Restarted,
+}
+
+/// What [`TxQueue::completed_wake`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WakeResult {
+    /// Nothing was completed, or there is still not room for another packet.
+    NoRoom,
+    /// There is room; the queue was running (or the device is going down).
+    Running,
+    /// There is room and the stopped queue was woken.
+    Woken,
+}
+
+impl TxQueue {
+    /// Creates a reference from a valid pointer.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must point to a transmit queue that stays valid for the lifetime `'a`.
+    pub unsafe fn from_raw<'a>(ptr: *mut bindings::netdev_queue) -> &'a Self {
+        // CAST: `TxQueue` is `repr(transparent)` over `Opaque<netdev_queue>`.
+        // SAFETY: By the safety requirements of this function.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    /// Returns the raw pointer to the queue.
+    pub fn as_ptr(&self) -> *mut bindings::netdev_queue {
+        self.0.get()
+    }
+
+    /// Returns the queue's index in its device.
+    pub fn index(&self) -> u32 {
+        // SAFETY: The queue is valid and belongs to `dev`, whose `_tx` array holds it.
+        let base = unsafe { (*(*self.as_ptr()).dev)._tx };
+        let offset = self.as_ptr() as usize - base as usize;
+        (offset / core::mem::size_of::<bindings::netdev_queue>()) as u32
+    }
+
+    /// Stops the queue: the core stops calling `start_xmit` for it (`netif_tx_stop_queue()`).
+    pub fn stop(&self) {
+        // SAFETY: The queue is valid.
+        unsafe { bindings::netif_tx_stop_queue(self.as_ptr()) }
+    }
+
+    /// Starts a stopped queue without scheduling it (`netif_tx_start_queue()`).
+    pub fn start(&self) {
+        // SAFETY: The queue is valid.
+        unsafe { bindings::netif_tx_start_queue(self.as_ptr()) }
+    }
+
+    /// Starts a stopped queue and schedules it to send what it holds (`netif_tx_wake_queue()`).
+    pub fn wake(&self) {
+        // SAFETY: The queue is valid.
+        unsafe { bindings::netif_tx_wake_queue(self.as_ptr()) }
+    }
+
+    /// Returns whether the driver stopped the queue (`netif_tx_queue_stopped()`).
+    pub fn is_stopped(&self) -> bool {
+        // SAFETY: The queue is valid.
+        unsafe { bindings::netif_tx_queue_stopped(self.as_ptr()) }
+    }
+
+    /// Stops the queue if fewer than `stop_thrs` descriptors are free, as
+    /// `netif_txq_maybe_stop()`: after stopping, `free()` is read again behind a full barrier
+    /// and the queue restarted if a completion made at least `start_thrs` free meanwhile.
+    ///
+    /// Pairs with [`TxQueue::completed_wake`] on the completion side.
+    pub fn maybe_stop(
+        &self,
+        free: impl Fn() -> u32,
+        stop_thrs: u32,
+        start_thrs: u32,
+    ) -> StopResult {
+        if free() >= stop_thrs {
+            return StopResult::Running;
+        }
+        self.stop();
+        // SAFETY: FFI call without requirements. Orders the stop bit before re-reading the
+        // consumer index; pairs with the barrier in `completed_wake()`.
+        unsafe { bindings::smp_mb__after_atomic() };
+        if free() >= start_thrs {
+            self.start();
+            return StopResult::Restarted;
+        }
+        StopResult::Stopped
+    }
+
+    /// Reports `pkts` packets and `bytes` bytes completed to BQL and wakes the queue if it is
+    /// stopped and at least `start_thrs` descriptors are free, as `__netif_txq_completed_wake()`.
+    /// The queue is not woken when `down` says the device is going down.
+    ///
+    /// # Safety
+    ///
+    /// Completions of one queue must be serialized (the NAPI instance that cleans the queue
+    /// provides that), and `bytes` must not exceed what [`Xmit::sent`] reported and no earlier
+    /// completion covered.
+    pub unsafe fn completed_wake(
+        &self,
+        pkts: u32,
+        bytes: u32,
+        free: impl Fn() -> u32,
+        start_thrs: u32,
+        down: bool,
+    ) -> WakeResult {
+        // SAFETY: The queue is valid; the caller serializes completions and reports only bytes
+        // that were sent. Includes the full barrier that pairs with `maybe_stop()`.
+        unsafe { bindings::netdev_txq_completed_mb(self.as_ptr(), pkts, bytes) };
+        if pkts == 0 || free() < start_thrs {
+            return WakeResult::NoRoom;
+        }
+        if self.is_stopped() && !down {
+            self.wake();
+            return WakeResult::Woken;
+        }
+        WakeResult::Running
+    }
+
+    /// Resets the queue's BQL state (`netdev_tx_reset_queue()`), as when its ring is cleaned
+    /// without completions.
+    ///
+    /// # Safety
+    ///
+    /// Nothing may transmit on or complete the queue concurrently (for instance while the
+    /// device is down).
+    pub unsafe fn reset(&self) {
+        // SAFETY: The queue is valid and quiescent, by the safety requirements.
+        unsafe { bindings::netdev_tx_reset_queue(self.as_ptr()) }
+    }
+}
+
+/// The transmit context of one [`Operations::start_xmit`] call: the queue the packet goes to,
+/// whose transmit lock the core holds, and whether more packets follow.
+pub struct Xmit<'a> {
+    queue: &'a TxQueue,
+    more: bool,
+}
+
+impl<'a> Xmit<'a> {
+    /// Returns the queue the packet was given to.
+    pub fn queue(&self) -> &'a TxQueue {
+        self.queue
+    }
+
+    /// Returns whether the core has more packets for this queue right away
+    /// (`netdev_xmit_more()`): the doorbell may wait for the last one.
+    pub fn more(&self) -> bool {
+        self.more
+    }
+
+    /// Reports `bytes` queued to the hardware to BQL (`__netdev_tx_sent_queue()`); returns
+    /// whether the driver must ring its doorbell now (no more packets follow, or the queue
+    /// was stopped).
+    pub fn sent(&self, bytes: u32) -> bool {
+        // SAFETY: The core holds the queue's transmit lock for the duration of `start_xmit`,
+        // which serializes the BQL producer side.
+        unsafe { bindings::__netdev_tx_sent_queue(self.queue.as_ptr(), bytes, self.more) }
+    }
+}
+
+/// What a driver's [`Operations::start_xmit`] did with a packet.
+pub enum TxResult {
+    /// The packet was taken: queued to the hardware or dropped (`NETDEV_TX_OK`).
+    Ok,
+    /// The queue is full: the core keeps the packet and retries later (`NETDEV_TX_BUSY`).
+    /// Drivers should stop their queue before it fills instead.
+    Busy(SkBuff),
+}
+
+/// The operations of a network driver: its devices' private data and `net_device_ops`.
+///
+/// Methods not implemented are absent from the C table, so the core applies its defaults
+/// (for instance `-EOPNOTSUPP` for a MAC address change).
+#[vtable]
+pub trait Operations: Sized + 'static {
+    /// The private data of each device, pinned in the device's private area.
+    type Data: Send + Sync;
+
+    /// Brings the device up (`ndo_open`).
+    fn open(_dev: &NetDevice<Self>, _rtnl: &Rtnl) -> Result {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Brings the device down (`ndo_stop`).
+    fn stop(_dev: &NetDevice<Self>, _rtnl: &Rtnl) -> Result {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Transmits `skb` on `xmit.queue()` (`ndo_start_xmit`).
+    ///
+    /// May be called with interrupts disabled (netpoll): dropping `skb` is correct there.
+    fn start_xmit(dev: &NetDevice<Self>, skb: SkBuff, xmit: &Xmit<'_>) -> TxResult;
+
+    /// Fills in the device statistics, which the core zeroed (`ndo_get_stats64`).
+    fn get_stats64(_dev: &NetDevice<Self>, _stats: &mut LinkStats64) {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Programs a new MAC address, already validated, into the hardware
+    /// (`ndo_set_mac_address`); the core records it if this succeeds.
+    fn set_mac_address(_dev: &NetDevice<Self>, _rtnl: &Rtnl, _addr: &MacAddress) -> Result {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Changes the MTU to `mtu`, already checked against the device's limits
+    /// (`ndo_change_mtu`); the core records it if this succeeds.
+    fn change_mtu(_dev: &NetDevice<Self>, _rtnl: &Rtnl, _mtu: u32) -> Result {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Called by the watchdog when transmit queue `queue` has been stopped for longer than
+    /// the device's watchdog timeout (`ndo_tx_timeout`).
+    fn tx_timeout(_dev: &NetDevice<Self>, _queue: u32) {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Fills in the statistics of receive queue `queue` (`netdev_stat_ops`).
+    fn queue_stats_rx(_dev: &NetDevice<Self>, _queue: u32, _stats: &mut QueueStatsRx) {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Fills in the statistics of transmit queue `queue` (`netdev_stat_ops`).
+    fn queue_stats_tx(_dev: &NetDevice<Self>, _queue: u32, _stats: &mut QueueStatsTx) {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Fills in the device-wide statistics not covered by the queues, such as counts of
+    /// queues that no longer exist (`netdev_stat_ops`).
+    fn base_stats(_dev: &NetDevice<Self>, _rx: &mut QueueStatsRx, _tx: &mut QueueStatsTx) {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+}
+
+/// A network device of driver `T`: a [`Device`] with `T`'s private data.
+///
+/// # Invariants
+///
+/// The device was allocated by [`Unregistered::new`] for `T`: its private area holds an
+/// initialized `T::Data` and its `netdev_ops` are `T`'s, for the lifetime of the reference.
+#[repr(transparent)]
+pub struct NetDevice<T: Operations>(Device, PhantomData<T>);
+
+impl<T: Operations> NetDevice<T> {
+    /// # Safety
+    ///
+    /// `ptr` must point to a device allocated by [`Unregistered::new`] for `T` that stays
+    /// valid for the lifetime `'a`.
+    unsafe fn from_raw<'a>(ptr: *mut bindings::net_device) -> &'a Self {
+        // CAST: `NetDevice<T>` is `repr(transparent)` over `Device`.
+        // SAFETY: By the safety requirements of this function.
+        // INVARIANT: The caller guarantees the device is `T`'s.
+        unsafe { &*ptr.cast::<Self>() }
+    }
+
+    /// Returns the device's private data.
+    pub fn data(&self) -> Pin<&T::Data> {
+        // SAFETY: By the type invariants the private area holds an initialized `T::Data`; it
+        // is pinned: it is dropped in place, before the device is freed.
+        unsafe { Pin::new_unchecked(&*bindings::netdev_priv(self.as_ptr()).cast::<T::Data>()) }
+    }
+
+    /// Tells the core the link is up (`netif_carrier_on()`).
+    pub fn carrier_on(&self) {
+        // SAFETY: The device is valid; allowed from any context.
+        unsafe { bindings::netif_carrier_on(self.as_ptr()) }
+    }
+
+    /// Tells the core the link is down (`netif_carrier_off()`).
+    pub fn carrier_off(&self) {
+        // SAFETY: The device is valid; allowed from any context.
+        unsafe { bindings::netif_carrier_off(self.as_ptr()) }
+    }
+
+    /// Stops all transmit queues (`netif_tx_stop_all_queues()`).
+    pub fn stop_all_queues(&self) {
+        // SAFETY: The device is valid.
+        unsafe { bindings::netif_tx_stop_all_queues(self.as_ptr()) }
+    }
+
+    /// Wakes all transmit queues (`netif_tx_wake_all_queues()`).
+    pub fn wake_all_queues(&self) {
+        for i in 0..self.num_tx_queues() {
+            if let Some(queue) = self.tx_queue(i) {
+                queue.wake();
+            }
+        }
+    }
+
+    /// Switches the device's NAPI instances to threaded polling, or back to softirq
+    /// (`dev_set_threaded()`).
+    pub fn set_threaded(&self, _rtnl: &Rtnl, threaded: bool) -> Result {
+        // SAFETY: The device is valid and RTNL is held.
+        to_result(unsafe { bindings::dev_set_threaded(self.as_ptr(), threaded) })
+    }
+}
+
+impl<T: Operations> Deref for NetDevice<T> {
+    type Target = Device;
+
+    fn deref(&self) -> &Device {
+        &self.0
+    }
+}
+
+/// An Ethernet device of driver `T`, allocated but not registered; freed on drop.
+///
+/// # Invariants
+///
+/// `dev` was allocated by [`Unregistered::new`] for `T` (so its private data is initialized),
+/// is not registered, and is owned by this value.
+pub struct Unregistered<T: Operations> {
+    dev: NonNull<bindings::net_device>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: The owner may be moved between threads: the device is not tied to one and `T::Data`
+// is `Send`.
+unsafe impl<T: Operations> Send for Unregistered<T> {}
+
+// SAFETY: Shared references only give `&NetDevice<T>`, which is `Sync` (`T::Data: Sync`).
+unsafe impl<T: Operations> Sync for Unregistered<T> {}
+
+impl<T: Operations> Unregistered<T> {
+    /// The private area is aligned as `struct net_device` is; `T::Data` must not need more.
+    const DATA_ALIGN_OK: () =
+        assert!(core::mem::align_of::<T::Data>() <= core::mem::align_of::<bindings::net_device>());
+
+    /// Allocates an Ethernet device with `txqs` transmit and `rxqs` receive queues
+    /// (`alloc_etherdev_mqs()`), and initializes its private data in place with the
+    /// initializer `init` returns for the new device.
+    pub fn new<I>(txqs: u32, rxqs: u32, init: impl FnOnce(&Device) -> I) -> Result<Self>
+    where
+        I: PinInit<T::Data, Error>,
+    {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::DATA_ALIGN_OK;
+        if txqs == 0 || rxqs == 0 {
+            return Err(EINVAL);
+        }
+        let size = i32::try_from(core::mem::size_of::<T::Data>()).map_err(|_| EINVAL)?;
+        // SAFETY: FFI call; the queue counts are non-zero.
+        let dev = NonNull::new(unsafe { bindings::alloc_etherdev_mqs(size, txqs, rxqs) })
+            .ok_or(ENOMEM)?;
+        let ptr = dev.as_ptr();
+        // SAFETY: The device is new and ours; the tables are constants (`'static`).
+        unsafe {
+            (*ptr).netdev_ops = &Adapter::<T>::OPS;
+            if T::HAS_QUEUE_STATS_RX || T::HAS_QUEUE_STATS_TX {
+                (*ptr).stat_ops = &Adapter::<T>::STAT_OPS;
+            }
+        }
+        // SAFETY: The device is valid until freed below or by `Drop`.
+        let init = init(unsafe { Device::from_raw(ptr) });
+        // SAFETY: The private area has room for `T::Data` at the alignment checked above and is
+        // pinned: the device never moves, and the data is dropped in place before it is freed.
+        let res = unsafe { init.__pinned_init(bindings::netdev_priv(ptr).cast::<T::Data>()) };
+        if let Err(e) = res {
+            // SAFETY: The device is ours and nothing else refers to it; a failed initializer
+            // leaves nothing to drop.
+            unsafe { bindings::free_netdev(ptr) };
+            return Err(e);
+        }
+        // INVARIANT: Allocated for `T`, data initialized, not registered, ours.
+        Ok(Self {
+            dev,
+            _p: PhantomData,
+        })
+    }
+
+    /// Sets the MAC address; fails with `EADDRNOTAVAIL` if it is not a valid unicast address.
+    pub fn set_mac_address(&mut self, addr: &MacAddress) -> Result {
+        if !is_valid_ether_addr(addr) {
+            return Err(EADDRNOTAVAIL);
+        }
+        // SAFETY: The device is ours and not registered: nothing reads the address
+        // concurrently.
+        unsafe { bindings::eth_hw_addr_set(self.dev.as_ptr(), addr.as_ptr()) };
+        Ok(())
+    }
+
+    /// Sets a random, locally administered MAC address (`eth_hw_addr_random()`).
+    pub fn set_random_mac_address(&mut self) {
+        // SAFETY: As in `set_mac_address()`.
+        unsafe { bindings::eth_hw_addr_random(self.dev.as_ptr()) };
+    }
+
+    /// Sets the range of MTUs the device accepts, and clamps its MTU into it; fails with
+    /// `EINVAL` unless `ETH_MIN_MTU <= min <= max`.
+    pub fn set_mtu_limits(&mut self, min: u32, max: u32) -> Result {
+        if min < ETH_MIN_MTU || min > max {
+            return Err(EINVAL);
+        }
+        let ptr = self.dev.as_ptr();
+        // SAFETY: The device is ours and not registered.
+        unsafe {
+            (*ptr).min_mtu = min;
+            (*ptr).max_mtu = max;
+            (*ptr).mtu = (*ptr).mtu.clamp(min, max);
+        }
+        Ok(())
+    }
+
+    /// Sets the name, which may contain one `%d` for the core to replace with a free number;
+    /// fails with `EINVAL` if it is not a valid interface name (`dev_valid_name()`).
+    pub fn set_name(&mut self, name: &CStr) -> Result {
+        // SAFETY: FFI call; `name` is NUL-terminated.
+        if !unsafe { bindings::dev_valid_name(name.as_char_ptr()) } {
+            return Err(EINVAL);
+        }
+        let bytes = name.as_bytes_with_nul();
+        // SAFETY: The device is ours and not registered; `dev_valid_name()` accepted fewer
+        // than `IFNAMSIZ` bytes, so the name and its NUL fit in `name`.
+        unsafe {
+            let dst = core::ptr::addr_of_mut!((*self.dev.as_ptr()).name).cast::<u8>();
+            core::ptr::copy_nonoverlapping(bytes.as_ptr(), dst, bytes.len());
+        }
+        Ok(())
+    }
+
+    /// Sets how long a transmit queue may stay stopped before [`Operations::tx_timeout`] is
+    /// called, in jiffies.
+    pub fn set_watchdog_timeout(&mut self, jiffies: i32) {
+        // SAFETY: The device is ours and not registered.
+        unsafe { (*self.dev.as_ptr()).watchdog_timeo = jiffies };
+    }
+
+    /// Registers the device (`register_netdev()`); on failure the device is freed.
+    ///
+    /// Must not be called with RTNL held.
+    pub fn register(self) -> Result<Registration<T>> {
+        // SAFETY: The device is ours, allocated and set up, and not registered.
+        to_result(unsafe { bindings::register_netdev(self.dev.as_ptr()) })?;
+        let dev = self.dev;
+        core::mem::forget(self);
+        // INVARIANT: Registered just now; ownership moves from `self`, forgotten.
+        Ok(Registration {
+            dev,
+            _p: PhantomData,
+        })
+    }
+}
+
+impl<T: Operations> Deref for Unregistered<T> {
+    type Target = NetDevice<T>;
+
+    fn deref(&self) -> &NetDevice<T> {
+        // SAFETY: By the type invariants the device is `T`'s and lives as long as `self`.
+        unsafe { NetDevice::from_raw(self.dev.as_ptr()) }
+    }
+}
+
+/// Drops the private data of `dev` in place, then frees it.
+///
+/// # Safety
+///
+/// `dev` must be a device allocated by [`Unregistered::new`] for `T`, not registered, and owned
+/// by the caller, which does not use it afterwards.
+unsafe fn free<T: Operations>(dev: *mut bindings::net_device) {
+    // SAFETY: The private data is initialized and no longer used by the core or the driver.
+    unsafe { core::ptr::drop_in_place(bindings::netdev_priv(dev).cast::<T::Data>()) };
+    // SAFETY: The device is ours and unregistered.
+    unsafe { bindings::free_netdev(dev) };
+}
+
+impl<T: Operations> Drop for Unregistered<T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants.
+        unsafe { free::<T>(self.dev.as_ptr()) };
+    }
+}
+
+/// A registered network device of driver `T`; dropping it unregisters and frees the device.
+///
+/// Must not be dropped with RTNL held (`unregister_netdev()` takes it).
+///
+/// # Invariants
+///
+/// `dev` was allocated by [`Unregistered::new`] for `T`, is registered, and is owned here.
+pub struct Registration<T: Operations> {
+    dev: NonNull<bindings::net_device>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: As for `Unregistered`.
+unsafe impl<T: Operations> Send for Registration<T> {}
+
+// SAFETY: As for `Unregistered`.
+unsafe impl<T: Operations> Sync for Registration<T> {}
+
+impl<T: Operations> Deref for Registration<T> {
+    type Target = NetDevice<T>;
+
+    fn deref(&self) -> &NetDevice<T> {
+        // SAFETY: By the type invariants the device is `T`'s and lives as long as `self`.
+        unsafe { NetDevice::from_raw(self.dev.as_ptr()) }
+    }
+}
+
+impl<T: Operations> Drop for Registration<T> {
+    fn drop(&mut self) {
+        let dev = self.dev.as_ptr();
+        // SAFETY: The device is registered and ours. Unregistering closes it and waits until
+        // the core holds no more references, so no callback runs after this.
+        unsafe { bindings::unregister_netdev(dev) };
+        // SAFETY: Allocated for `T`, no longer registered, ours.
+        unsafe { free::<T>(dev) };
+    }
+}
+
+/// Builds the C operation tables of `T` at compile time.
+struct Adapter<T: Operations>(PhantomData<T>);
+
+impl<T: Operations> Adapter<T> {
+    const OPS: bindings::net_device_ops = bindings::net_device_ops {
+        ndo_open: if T::HAS_OPEN { Some(Self::open) } else { None },
+        ndo_stop: if T::HAS_STOP { Some(Self::stop) } else { None },
+        ndo_start_xmit: Some(Self::start_xmit),
+        ndo_get_stats64: if T::HAS_GET_STATS64 {
+            Some(Self::get_stats64)
+        } else {
+            None
+        },
+        ndo_set_mac_address: if T::HAS_SET_MAC_ADDRESS {
+            Some(Self::set_mac_address)
+        } else {
+            None
+        },
+        ndo_validate_addr: Some(bindings::eth_validate_addr),
+        ndo_change_mtu: if T::HAS_CHANGE_MTU {
+            Some(Self::change_mtu)
+        } else {
+            None
+        },
+        ndo_tx_timeout: if T::HAS_TX_TIMEOUT {
+            Some(Self::tx_timeout)
+        } else {
+            None
+        },
+        // SAFETY: All-zeroes is a valid `net_device_ops`: every other callback absent.
+        ..unsafe { core::mem::MaybeUninit::zeroed().assume_init() }
+    };
+
+    const STAT_OPS: bindings::netdev_stat_ops = bindings::netdev_stat_ops {
+        get_queue_stats_rx: if T::HAS_QUEUE_STATS_RX {
+            Some(Self::queue_stats_rx)
+        } else {
+            None
+        },
+        get_queue_stats_tx: if T::HAS_QUEUE_STATS_TX {
+            Some(Self::queue_stats_tx)
+        } else {
+            None
+        },
+        get_base_stats: if T::HAS_BASE_STATS {
+            Some(Self::base_stats)
+        } else {
+            None
+        },
+    };
+
+    /// # Safety
+    ///
+    /// Called by the core with one of `T`'s devices, under RTNL.
+    unsafe extern "C" fn open(dev: *mut bindings::net_device) -> crate::ffi::c_int {
+        // SAFETY: The device is `T`'s (its ops are `T`'s) and valid during the call, which the
+        // core makes under RTNL.
+        let (dev, rtnl) = unsafe { (NetDevice::<T>::from_raw(dev), Rtnl::assume()) };
+        from_result(|| T::open(dev, rtnl).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core with one of `T`'s devices, under RTNL.
+    unsafe extern "C" fn stop(dev: *mut bindings::net_device) -> crate::ffi::c_int {
+        // SAFETY: As in `open()`.
+        let (dev, rtnl) = unsafe { (NetDevice::<T>::from_raw(dev), Rtnl::assume()) };
+        from_result(|| T::stop(dev, rtnl).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core with an skb it gives up and one of `T`'s devices, holding the
+    /// transmit lock of the skb's queue.
+    unsafe extern "C" fn start_xmit(
+        skb: *mut bindings::sk_buff,
+        dev: *mut bindings::net_device,
+    ) -> bindings::netdev_tx_t {
+        // SAFETY: The device is `T`'s and valid during the call.
+        let dev = unsafe { NetDevice::<T>::from_raw(dev) };
+        // SAFETY: The core picked the queue for this skb: the mapping is a queue of `dev`.
+        let queue = unsafe {
+            TxQueue::from_raw(bindings::netdev_get_tx_queue(
+                dev.as_ptr(),
+                (*skb).queue_mapping.into(),
+            ))
+        };
+        // SAFETY: Reads this CPU's transmit state, set by the core for this call.
+        let more = unsafe { bindings::netdev_xmit_more() };
+        // SAFETY: The core passes ownership of a valid skb; it is ours until returned.
+        let skb = unsafe { SkBuff::from_raw(NonNull::new_unchecked(skb)) };
+        match T::start_xmit(dev, skb, &Xmit { queue, more }) {
+            TxResult::Ok => bindings::netdev_tx_NETDEV_TX_OK,
+            TxResult::Busy(skb) => {
+                // The core keeps the skb and requeues it.
+                let _ = skb.into_raw();
+                bindings::netdev_tx_NETDEV_TX_BUSY
+            }
+        }
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core with one of `T`'s devices and zeroed statistics storage.
+    unsafe extern "C" fn get_stats64(
+        dev: *mut bindings::net_device,
+        stats: *mut bindings::rtnl_link_stats64,
+    ) {
+        // SAFETY: The device is `T`'s; `stats` is valid and exclusively ours during the call.
+        let (dev, stats) = unsafe { (NetDevice::<T>::from_raw(dev), &mut *stats) };
+        T::get_stats64(dev, stats);
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core with one of `T`'s devices and a `struct sockaddr`, under RTNL.
+    unsafe extern "C" fn set_mac_address(
+        dev: *mut bindings::net_device,
+        addr: *mut crate::ffi::c_void,
+    ) -> crate::ffi::c_int {
+        from_result(|| {
+            // SAFETY: The device is valid and `addr` a `struct sockaddr`; checks validity, and
+            // that the device is down or supports live changes.
+            to_result(unsafe { bindings::eth_prepare_mac_addr_change(dev, addr) })?;
+            let mut mac = [0; ETH_ALEN];
+            // SAFETY: `sa_data` of a `struct sockaddr` holds at least `ETH_ALEN` bytes.
+            unsafe {
+                let sa = addr.cast::<bindings::sockaddr>();
+                let data = core::ptr::addr_of!((*sa).__bindgen_anon_1).cast::<u8>();
+                core::ptr::copy_nonoverlapping(data, mac.as_mut_ptr(), ETH_ALEN);
+            }
+            // SAFETY: As in `open()`.
+            let (ndev, rtnl) = unsafe { (NetDevice::<T>::from_raw(dev), Rtnl::assume()) };
+            T::set_mac_address(ndev, rtnl, &mac)?;
+            // SAFETY: As above; records the address the hardware now has.
+            unsafe { bindings::eth_commit_mac_addr_change(dev, addr) };
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core with one of `T`'s devices and an MTU within its limits, under RTNL.
+    unsafe extern "C" fn change_mtu(
+        dev: *mut bindings::net_device,
+        mtu: crate::ffi::c_int,
+    ) -> crate::ffi::c_int {
+        // SAFETY: As in `open()`.
+        let (ndev, rtnl) = unsafe { (NetDevice::<T>::from_raw(dev), Rtnl::assume()) };
+        from_result(|| {
+            let mtu = u32::try_from(mtu).map_err(|_| EINVAL)?;
+            T::change_mtu(ndev, rtnl, mtu)?;
+            // SAFETY: RTNL is held; lockless readers load the MTU once, as `WRITE_ONCE()`
+            // expects.
+            unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*dev).mtu), mtu) };
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core's watchdog with one of `T`'s devices.
+    unsafe extern "C" fn tx_timeout(dev: *mut bindings::net_device, queue: crate::ffi::c_uint) {
+        // SAFETY: The device is `T`'s and valid during the call.
+        T::tx_timeout(unsafe { NetDevice::<T>::from_raw(dev) }, queue);
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core with one of `T`'s devices, a queue index and statistics storage.
+    unsafe extern "C" fn queue_stats_rx(
+        dev: *mut bindings::net_device,
+        idx: crate::ffi::c_int,
+        stats: *mut bindings::netdev_queue_stats_rx,
+    ) {
+        // SAFETY: The device is `T`'s; `stats` is valid and exclusively ours during the call.
+        let (dev, stats) = unsafe { (NetDevice::<T>::from_raw(dev), &mut *stats) };
+        T::queue_stats_rx(dev, idx as u32, stats);
+    }
+
+    /// # Safety
+    ///
+    /// As for `queue_stats_rx()`.
+    unsafe extern "C" fn queue_stats_tx(
+        dev: *mut bindings::net_device,
+        idx: crate::ffi::c_int,
+        stats: *mut bindings::netdev_queue_stats_tx,
+    ) {
+        // SAFETY: As in `queue_stats_rx()`.
+        let (dev, stats) = unsafe { (NetDevice::<T>::from_raw(dev), &mut *stats) };
+        T::queue_stats_tx(dev, idx as u32, stats);
+    }
+
+    /// # Safety
+    ///
+    /// As for `queue_stats_rx()`, with storage for both directions.
+    unsafe extern "C" fn base_stats(
+        dev: *mut bindings::net_device,
+        rx: *mut bindings::netdev_queue_stats_rx,
+        tx: *mut bindings::netdev_queue_stats_tx,
+    ) {
+        // SAFETY: As in `queue_stats_rx()`.
+        let (dev, rx, tx) = unsafe { (NetDevice::<T>::from_raw(dev), &mut *rx, &mut *tx) };
+        T::base_stats(dev, rx, tx);
+    }
 }
 
 /// An Ethernet device that is allocated but never registered, freed on drop: enough for the
@@ -87,3 +1010,6 @@ impl Drop for TestDevice {
         unsafe { bindings::free_netdev(self.0.as_ptr()) };
     }
 }
+
+#[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+pub(crate) mod tests;
