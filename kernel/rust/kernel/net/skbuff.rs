@@ -164,7 +164,24 @@ impl SkBuff {
     /// ([`SHARED_INFO_SIZE`] bytes); the buffer must have room for `headroom + len` bytes
     /// before it. Otherwise, or if no skb head can be allocated, the buffer is given back in
     /// the error.
-    pub fn build(mut page: PoolPage, headroom: u32, len: u32) -> Result<Self, BuildError> {
+    pub fn build(page: PoolPage, headroom: u32, len: u32) -> Result<Self, BuildError> {
+        // SAFETY: `build_skb()` may be called in any context.
+        unsafe { Self::build_with(page, headroom, len, bindings::build_skb) }
+    }
+
+    /// Builds an skb as [`SkBuff::build`] does, with `build`, a function with the signature and
+    /// contract of `build_skb()`, for the head.
+    ///
+    /// # Safety
+    ///
+    /// `build` must be allowed in the caller's context (`napi_build_skb()` only in softirq
+    /// context, for instance).
+    pub(crate) unsafe fn build_with(
+        mut page: PoolPage,
+        headroom: u32,
+        len: u32,
+        build: unsafe extern "C" fn(*mut crate::ffi::c_void, u32) -> *mut bindings::sk_buff,
+    ) -> Result<Self, BuildError> {
         let va = page.as_mut_slice().as_mut_ptr();
         // `build_skb()` puts the shared info at the end of `frag_size`: end the area on a cache
         // line so that the shared info (and its atomics) is aligned.
@@ -178,9 +195,9 @@ impl SkBuff {
             });
         }
         // SAFETY: `va` is the start of the buffer we own, of at least `frag_size` bytes, which
-        // hold the data and then the aligned shared info as checked above. `build_skb()` takes
-        // over nothing on failure.
-        let skb = unsafe { bindings::build_skb(va.cast(), frag_size as u32) };
+        // hold the data and then the aligned shared info as checked above. `build` takes over
+        // nothing on failure, and may be called here by the safety requirements.
+        let skb = unsafe { build(va.cast(), frag_size as u32) };
         let Some(ptr) = NonNull::new(skb) else {
             return Err(BuildError {
                 error: ENOMEM,

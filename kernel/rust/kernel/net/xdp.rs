@@ -271,7 +271,7 @@ impl RunContext {
     /// for the lifetime of the returned value (as inside a NAPI poll), and frames returned
     /// directly (without `BPF_RI_F_RF_NO_DIRECT`) must belong to pools this context may recycle
     /// into: those of the NAPI instance being polled.
-    pub unsafe fn assume() -> Self {
+    pub(crate) unsafe fn assume() -> Self {
         Self {
             _not_send: PhantomData,
         }

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! NAPI: polling a device's queues in softirq context.
+//!
+//! C header: [`include/linux/netdevice.h`](srctree/include/linux/netdevice.h)
+//!
+//! A [`Napi`] lives in the private data of the device it polls for, next to the state its
+//! [`Poll`] implementation works on. Its life follows the C rules by construction: added when
+//! initialized, enabled and disabled under RTNL ([`Napi::enable`], [`Napi::disable`], typically
+//! from `open` and `stop`), and disabled if needed and deleted when dropped, which happens when
+//! the device is freed, after it was unregistered.
+//!
+//! The poll callback receives a [`PollContext`], the evidence of running as this NAPI instance
+//! in softirq context: it gives the NAPI-only paths (`napi_alloc_skb()`, `napi_build_skb()`,
+//! `napi_consume_skb()`, GRO, running XDP) and completes the poll (`napi_complete_done()`).
+//!
+//! # Examples
+//!
+//! ```
+//! use kernel::net::napi::{Napi, Poll, PollContext};
+//! use kernel::net::netdev::{NetDevice, Operations, Rtnl, TxResult, Unregistered, Xmit};
+//! use kernel::net::skbuff::SkBuff;
+//! use kernel::prelude::*;
+//!
+//! /// A receive queue with nothing to receive.
+//! struct Rx;
+//!
+//! impl Poll for Rx {
+//!     fn poll(&self, ctx: &mut PollContext<'_>) -> u32 {
+//!         if ctx.complete_done(0) {
+//!             // Re-enable the queue's interrupt here.
+//!         }
+//!         0
+//!     }
+//! }
+//!
+//! #[pin_data]
+//! struct Priv {
+//!     #[pin]
+//!     napi: Napi<Rx>,
+//! }
+//!
+//! struct Drv;
+//!
+//! #[vtable]
+//! impl Operations for Drv {
+//!     type Data = Priv;
+//!
+//!     fn open(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
+//!         dev.data().napi.enable(rtnl);
+//!         Ok(())
+//!     }
+//!
+//!     fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
+//!         dev.data().napi.disable(rtnl);
+//!         Ok(())
+//!     }
+//!
+//!     fn start_xmit(_dev: &NetDevice<Self>, skb: SkBuff, _xmit: &Xmit<'_>) -> TxResult {
+//!         drop(skb);
+//!         TxResult::Ok
+//!     }
+//! }
+//!
+//! let dev = Unregistered::<Drv>::new(1, 1, |dev| {
+//!     let napi = Napi::new(dev, Rx);
+//!     try_pin_init!(Priv { napi <- napi }? Error)
+//! })?;
+//! // Disabled until the device is opened: scheduling is refused.
+//! assert!(!dev.data().napi.is_enabled());
+//! assert!(!dev.data().napi.schedule());
+//! # Ok::<(), Error>(())
+//! ```
+
+use crate::{
+    bindings,
+    error::{code::*, Error, Result},
+    init::{self, PinInit},
+    net::{
+        netdev::{Device, Rtnl},
+        page_pool::PoolPage,
+        skbuff::{BuildError, SkBuff},
+        xdp::RunContext,
+    },
+    types::Opaque,
+};
+use core::{
+    marker::PhantomData,
+    ptr::{addr_of_mut, NonNull},
+    sync::atomic::{AtomicBool, Ordering::Relaxed},
+};
+
+/// The work of a NAPI instance.
+pub trait Poll: Send + Sync + Sized {
+    /// Processes up to `ctx.budget()` units of work (received packets; transmit completions
+    /// do not count) and returns how many it processed.
+    ///
+    /// When it processed less than the budget the poll is over: it calls
+    /// [`PollContext::complete_done`], and re-enables the device's interrupts only if that
+    /// returns `true`. When it used the whole budget, it returns the budget without completing
+    /// and is polled again. A return value above the budget is taken as the budget.
+    fn poll(&self, ctx: &mut PollContext<'_>) -> u32;
+}
+
+/// A NAPI instance (`struct napi_struct`) with the data it polls.
+///
+/// # Invariants
+///
+/// - `napi` was added to the device whose private area holds `self`, with `T`'s poll
+///   callback, and is deleted only when `self` is dropped, before the device is freed.
+/// - `enabled` is whether `napi` is enabled; it changes only under RTNL or on drop.
+pub struct Napi<T: Poll> {
+    napi: Opaque<bindings::napi_struct>,
+    enabled: AtomicBool,
+    data: T,
+}
+
+// SAFETY: The C core polls the instance on any CPU; `T` is `Send`.
+unsafe impl<T: Poll> Send for Napi<T> {}
+
+// SAFETY: Scheduling is allowed from any context, and enabling or disabling needs RTNL; `T`
+// is `Sync`.
+unsafe impl<T: Poll> Sync for Napi<T> {}
+
+/// The kind of a device queue a NAPI instance serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QueueKind {
+    /// A receive queue.
+    Rx,
+    /// A transmit queue.
+    Tx,
+}
+
+impl<T: Poll> Napi<T> {
+    /// Initializes a NAPI instance of `dev` with `data` (`netif_napi_add()`), disabled.
+    ///
+    /// Fails with `EINVAL` unless it is initialized inside the private data of `dev`, which
+    /// ties its life to the device's.
+    ///
+    /// The initializer returned by the closure given to
+    /// [`Unregistered::new`](super::netdev::Unregistered::new) may not borrow the device: call
+    /// this before the initializer macro, as in
+    /// `let napi = Napi::new(dev, data); try_pin_init!(Priv { napi <- napi }? Error)`.
+    pub fn new(dev: &Device, data: impl PinInit<T, Error>) -> impl PinInit<Self, Error> {
+        let dev = dev.as_ptr();
+        let init = move |slot: *mut Self| {
+            // SAFETY: `dev` is valid while the caller initializes its private data.
+            let (start, len) = unsafe { (bindings::netdev_priv(dev) as usize, (*dev).priv_len) };
+            let end = slot as usize + core::mem::size_of::<Self>();
+            if (slot as usize) < start || end > start + len as usize {
+                return Err(EINVAL);
+            }
+            // SAFETY: `slot` is valid for writes of a `Self`, pinned, as the initializer contract
+            // says.
+            unsafe { data.__pinned_init(addr_of_mut!((*slot).data))? };
+            // SAFETY: As above; the NAPI structure is zeroed before it is added, as the C core
+            // expects of one that is not in use. From here on nothing fails.
+            unsafe {
+                addr_of_mut!((*slot).enabled).write(AtomicBool::new(false));
+                let napi = Opaque::raw_get(addr_of_mut!((*slot).napi));
+                napi.write_bytes(0, 1);
+                bindings::netif_napi_add_weight(
+                    dev,
+                    napi,
+                    Some(Self::poll_callback),
+                    bindings::NAPI_POLL_WEIGHT as i32,
+                );
+            }
+            // INVARIANT: Added to `dev`, in whose private area `slot` lies, disabled.
+            Ok(())
+        };
+        // SAFETY: `init` initializes every field or fails with `data` dropped (or not
+        // initialized) and nothing else done.
+        unsafe { init::pin_init_from_closure(init) }
+    }
+
+    fn as_ptr(&self) -> *mut bindings::napi_struct {
+        self.napi.get()
+    }
+
+    /// Returns the data this instance polls.
+    pub fn data(&self) -> &T {
+        &self.data
+    }
+
+    /// Returns the NAPI ID, by which user space and XDP receive queues name this instance
+    /// (0 until the device is registered).
+    pub fn id(&self) -> u32 {
+        // SAFETY: The instance is valid; the ID is set under RTNL and read with a single load.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.as_ptr()).napi_id)) }
+    }
+
+    /// Enables polling (`napi_enable()`); does nothing if enabled.
+    pub fn enable(&self, _rtnl: &Rtnl) {
+        if !self.enabled.load(Relaxed) {
+            // SAFETY: The instance is added and disabled; RTNL serializes the state changes.
+            unsafe { bindings::napi_enable(self.as_ptr()) };
+            self.enabled.store(true, Relaxed);
+        }
+    }
+
+    /// Disables polling, waiting for a running poll to finish (`napi_disable()`); does nothing
+    /// if disabled. Sleeps.
+    pub fn disable(&self, _rtnl: &Rtnl) {
+        if self.enabled.load(Relaxed) {
+            // SAFETY: The instance is added and enabled; RTNL serializes the state changes.
+            unsafe { bindings::napi_disable(self.as_ptr()) };
+            self.enabled.store(false, Relaxed);
+        }
+    }
+
+    /// Returns whether the instance is enabled.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled.load(Relaxed)
+    }
+
+    /// Schedules a poll (`napi_schedule()`); returns `false` if one was already scheduled or
+    /// the instance is disabled. Allowed in any context, typically the device's interrupt.
+    pub fn schedule(&self) -> bool {
+        // SAFETY: The instance is added; scheduling is allowed in any context, and a disabled
+        // instance refuses it.
+        unsafe {
+            if !bindings::napi_schedule_prep(self.as_ptr()) {
+                return false;
+            }
+            bindings::__napi_schedule(self.as_ptr());
+        }
+        true
+    }
+
+    /// Schedules a poll as [`Napi::schedule`] does, with the cheaper
+    /// `__napi_schedule_irqoff()` when interrupts are disabled (in a hard interrupt handler).
+    pub fn schedule_irqoff(&self) -> bool {
+        // SAFETY: As in `schedule()`; the `irqoff` variant only when interrupts are off.
+        unsafe {
+            if !bindings::napi_schedule_prep(self.as_ptr()) {
+                return false;
+            }
+            if bindings::irqs_disabled() {
+                bindings::__napi_schedule_irqoff(self.as_ptr());
+            } else {
+                bindings::__napi_schedule(self.as_ptr());
+            }
+        }
+        true
+    }
+
+    /// Records the interrupt line that schedules this instance, for user space
+    /// (`netif_napi_set_irq()`); `None` clears it.
+    pub fn set_irq(&self, _rtnl: &Rtnl, irq: Option<u32>) {
+        let irq = irq.and_then(|i| i32::try_from(i).ok()).unwrap_or(-1);
+        // SAFETY: The instance is valid; RTNL serializes writers, and readers hold RTNL too.
+        unsafe { (*self.as_ptr()).irq = irq };
+    }
+
+    /// Links queue `index` of kind `kind` of the instance's device to this instance, so that
+    /// the netdev netlink family reports which NAPI serves which queue
+    /// (`netif_queue_set_napi()`). Fails with `EINVAL` if the device has no such queue.
+    pub fn set_queue(&self, _rtnl: &Rtnl, kind: QueueKind, index: u32) -> Result {
+        // SAFETY: The instance is added to `dev`, which outlives it by the type invariants.
+        let dev = unsafe { (*self.as_ptr()).dev };
+        // SAFETY: `dev` is valid; the counts are fixed at allocation.
+        let (count, kind) = unsafe {
+            match kind {
+                QueueKind::Rx => (
+                    (*dev).num_rx_queues,
+                    bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_RX,
+                ),
+                QueueKind::Tx => (
+                    (*dev).num_tx_queues,
+                    bindings::netdev_queue_type_NETDEV_QUEUE_TYPE_TX,
+                ),
+            }
+        };
+        if index >= count {
+            return Err(EINVAL);
+        }
+        // SAFETY: The queue exists and RTNL is held. The queue keeps a pointer to the instance,
+        // which lives in the device's private data: it is read only while the device is
+        // registered, and the instance is dropped only after the device is unregistered.
+        unsafe { bindings::netif_queue_set_napi(dev, index, kind, self.as_ptr()) };
+        Ok(())
+    }
+
+    /// # Safety
+    ///
+    /// Called by the C core with an instance added by [`Napi::new`] for `T`, in its poll
+    /// context: softirq (or a NAPI thread with bottom halves off), owning the instance.
+    unsafe extern "C" fn poll_callback(
+        napi: *mut bindings::napi_struct,
+        budget: crate::ffi::c_int,
+    ) -> crate::ffi::c_int {
+        // SAFETY: `napi` is the `napi` field of a `Napi<T>`, by the safety requirements.
+        let this = unsafe { &*crate::container_of!(napi, Self, napi) };
+        let budget = u32::try_from(budget).unwrap_or(0);
+        let mut ctx = PollContext {
+            napi,
+            budget,
+            completed: false,
+            // SAFETY: Every caller of a poll with a non-zero budget (the softirq, NAPI threads
+            // and busy polling) disables bottom halves and installs a `bpf_net_context`; the
+            // context is handed out only for a non-zero budget.
+            xdp: unsafe { RunContext::assume() },
+            _p: PhantomData,
+        };
+        let mut work = T::poll(&this.data, &mut ctx).min(budget);
+        if ctx.completed {
+            // Completing and reporting the whole budget would have the core poll an instance
+            // it no longer owns.
+            work = work.min(budget.saturating_sub(1));
+        }
+        work as crate::ffi::c_int
+    }
+}
+
+impl<T: Poll> Drop for Napi<T> {
+    fn drop(&mut self) {
+        // SAFETY: The instance is added. Dropping happens in process context, when the device's
+        // private data is freed: disabling (if needed) waits for a running poll, and deleting
+        // waits for an RCU grace period, after which nothing refers to the instance.
+        unsafe {
+            if *self.enabled.get_mut() {
+                bindings::napi_disable(self.as_ptr());
+            }
+            bindings::netif_napi_del(self.as_ptr());
+        }
+    }
+}
+
+/// The evidence of running as a NAPI instance's poll: softirq context, owning the instance.
+///
+/// Given to [`Poll::poll`]; not `Send`, and does not outlive the call.
+///
+/// # Invariants
+///
+/// `napi` is the instance being polled, with `budget`; `completed` is whether
+/// `napi_complete_done()` gave up the instance's ownership.
+pub struct PollContext<'a> {
+    napi: *mut bindings::napi_struct,
+    budget: u32,
+    completed: bool,
+    xdp: RunContext,
+    _p: PhantomData<&'a ()>,
+}
+
+/// What [`PollContext::gro_receive`] did with a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroResult {
+    /// Merged into a packet GRO holds.
+    Merged,
+    /// Merged, and this skb freed.
+    MergedFree,
+    /// Held by GRO to be merged with packets that follow.
+    Held,
+    /// Passed up the stack as it is.
+    Normal,
+    /// Dropped.
+    Drop,
+    /// Consumed by GRO.
+    Consumed,
+}
+
+impl PollContext<'_> {
+    /// Returns the budget of this poll: the most units of work it may process. A budget of 0
+    /// (netpoll) allows transmit completions only.
+    pub fn budget(&self) -> u32 {
+        self.budget
+    }
+
+    /// Returns the device the instance polls for.
+    pub fn device(&self) -> &Device {
+        // SAFETY: The instance is added to its device, which lives at least as long as it, and
+        // so during the poll.
+        unsafe { Device::from_raw((*self.napi).dev) }
+    }
+
+    /// Ends the poll after `work_done` units of work (`napi_complete_done()`); returns whether
+    /// the driver should re-enable its interrupts. Returns `false`, doing nothing, if
+    /// `work_done` is not below the budget (the instance must then be polled again) or the
+    /// poll was completed already. After completion, GRO hands packets up directly.
+    pub fn complete_done(&mut self, work_done: u32) -> bool {
+        if self.completed || work_done >= self.budget {
+            return false;
+        }
+        self.completed = true;
+        // SAFETY: This poll owns the instance and did less work than its budget.
+        unsafe { bindings::napi_complete_done(self.napi, work_done as i32) }
+    }
+
+    /// Allocates an skb for `len` bytes from the per-CPU NAPI cache (`napi_alloc_skb()`), with
+    /// the usual headroom and the device set.
+    ///
+    /// Fails with `ENOMEM`, and with `EINVAL` for lengths from 1 GiB on.
+    pub fn alloc_skb(&self, len: u32) -> Result<SkBuff> {
+        if len >= 1 << 30 {
+            return Err(EINVAL);
+        }
+        // SAFETY: Softirq context, as `napi_alloc_skb()` requires; the instance is valid.
+        let skb = unsafe { bindings::napi_alloc_skb(self.napi, len) };
+        // SAFETY: A new skb with a single reference, which we take.
+        Ok(unsafe { SkBuff::from_raw(NonNull::new(skb).ok_or(ENOMEM)?) })
+    }
+
+    /// Builds an skb around a page-pool buffer as [`SkBuff::build`] does, with the head from
+    /// the per-CPU NAPI cache (`napi_build_skb()`).
+    pub fn build_skb(&self, page: PoolPage, headroom: u32, len: u32) -> Result<SkBuff, BuildError> {
+        // SAFETY: Softirq context, as `napi_build_skb()` requires.
+        unsafe { SkBuff::build_with(page, headroom, len, bindings::napi_build_skb) }
+    }
+
+    /// Frees a packet that was handled successfully, into the per-CPU NAPI cache when the
+    /// budget allows (`napi_consume_skb()`): the release path of transmit completions.
+    pub fn consume_skb(&self, skb: SkBuff) {
+        let skb = skb.into_raw();
+        // SAFETY: We owned the only reference. Softirq context; with a budget of 0 (netpoll,
+        // maybe with interrupts off) the C function takes the any-context path itself.
+        unsafe { bindings::napi_consume_skb(skb.as_ptr(), self.budget as i32) }
+    }
+
+    /// Parses the Ethernet header of a received frame, as [`SkBuff::eth_type_trans`] does,
+    /// for this instance's device.
+    pub fn eth_type_trans(&self, skb: &mut SkBuff) -> Result<u16> {
+        // SAFETY: The device outlives every skb the stack receives from it: unregistering waits
+        // until the stack drops its references.
+        unsafe { skb.eth_type_trans(self.device()) }
+    }
+
+    /// Hands a received packet to GRO (`napi_gro_receive()`), or straight to the stack
+    /// (`netif_receive_skb()`) once the poll was completed.
+    pub fn gro_receive(&mut self, skb: SkBuff) -> GroResult {
+        let skb = skb.into_raw().as_ptr();
+        if self.completed {
+            // SAFETY: Softirq context; the stack takes the skb.
+            unsafe { bindings::netif_receive_skb(skb) };
+            return GroResult::Normal;
+        }
+        // SAFETY: This poll owns the instance; GRO takes the skb.
+        match unsafe { bindings::napi_gro_receive(self.napi, skb) } {
+            bindings::gro_result_GRO_MERGED => GroResult::Merged,
+            bindings::gro_result_GRO_MERGED_FREE => GroResult::MergedFree,
+            bindings::gro_result_GRO_HELD => GroResult::Held,
+            bindings::gro_result_GRO_NORMAL => GroResult::Normal,
+            bindings::gro_result_GRO_CONSUMED => GroResult::Consumed,
+            _ => GroResult::Drop,
+        }
+    }
+
+    /// Returns the context for running XDP programs and redirecting, if this poll may process
+    /// packets (its budget is not 0).
+    pub fn xdp(&self) -> Option<&RunContext> {
+        (self.budget > 0).then_some(&self.xdp)
+    }
+}
+
+#[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+mod tests;
