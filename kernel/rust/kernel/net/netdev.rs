@@ -54,7 +54,10 @@ use crate::{
     bindings,
     error::{code::*, from_result, to_result, Error, Result, VTABLE_DEFAULT_ERROR},
     init::PinInit,
-    net::skbuff::SkBuff,
+    net::{
+        skbuff::SkBuff,
+        xdp::{Features as XdpFeatures, Prog, XmitFrames},
+    },
     str::CStr,
     types::Opaque,
 };
@@ -159,6 +162,15 @@ impl Device {
     pub fn carrier_ok(&self) -> bool {
         // SAFETY: The device is valid.
         unsafe { bindings::netif_carrier_ok(self.as_ptr()) }
+    }
+
+    /// Returns the XDP features the device advertises.
+    pub fn xdp_features(&self) -> XdpFeatures {
+        // SAFETY: The device is valid; the features change under RTNL and are read with a
+        // single load.
+        XdpFeatures::from_raw(unsafe {
+            core::ptr::read_volatile(core::ptr::addr_of!((*self.as_ptr()).xdp_features))
+        })
     }
 
     /// Returns the number of transmit queues the device was allocated with.
@@ -474,6 +486,21 @@ pub trait Operations: Sized + 'static {
         crate::build_error(VTABLE_DEFAULT_ERROR)
     }
 
+    /// Attaches the native XDP program `prog`, replacing the current one, or detaches it
+    /// (`None`) (`ndo_bpf` with `XDP_SETUP_PROG`). The driver owns `prog` from here, typically
+    /// in a [`ProgSlot`](super::xdp::ProgSlot); on error the core keeps the old program.
+    fn xdp_setup_prog(_dev: &NetDevice<Self>, _rtnl: &Rtnl, _prog: Option<Prog>) -> Result {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Transmits frames redirected to the device (`ndo_xdp_xmit`), taking them from `frames` in
+    /// order until out of room; the core frees those not taken. `flush` asks for the doorbell.
+    ///
+    /// Called in softirq context, from any CPU.
+    fn xdp_xmit(_dev: &NetDevice<Self>, _frames: &mut XmitFrames<'_>, _flush: bool) {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
     /// Fills in the statistics of receive queue `queue` (`netdev_stat_ops`).
     fn queue_stats_rx(_dev: &NetDevice<Self>, _queue: u32, _stats: &mut QueueStatsRx) {
         crate::build_error(VTABLE_DEFAULT_ERROR)
@@ -544,6 +571,13 @@ impl<T: Operations> NetDevice<T> {
                 queue.wake();
             }
         }
+    }
+
+    /// Sets the XDP features the device advertises (`xdp_set_features_flag()`), notifying user
+    /// space of the change.
+    pub fn set_xdp_features(&self, _rtnl: &Rtnl, features: XdpFeatures) {
+        // SAFETY: The device is valid and RTNL is held, as the notifiers need.
+        unsafe { bindings::xdp_set_features_flag(self.as_ptr(), features.as_raw()) }
     }
 
     /// Switches the device's NAPI instances to threaded polling, or back to softirq
@@ -677,6 +711,12 @@ impl<T: Operations> Unregistered<T> {
         Ok(())
     }
 
+    /// Sets the XDP features the device advertises.
+    pub fn set_xdp_features(&mut self, features: XdpFeatures) {
+        // SAFETY: The device is ours and not registered: no notifier runs, no RTNL needed.
+        unsafe { bindings::xdp_set_features_flag(self.dev.as_ptr(), features.as_raw()) }
+    }
+
     /// Sets how long a transmit queue may stay stopped before [`Operations::tx_timeout`] is
     /// called, in jiffies.
     pub fn set_watchdog_timeout(&mut self, jiffies: i32) {
@@ -793,6 +833,16 @@ impl<T: Operations> Adapter<T> {
         },
         ndo_tx_timeout: if T::HAS_TX_TIMEOUT {
             Some(Self::tx_timeout)
+        } else {
+            None
+        },
+        ndo_bpf: if T::HAS_XDP_SETUP_PROG {
+            Some(Self::bpf)
+        } else {
+            None
+        },
+        ndo_xdp_xmit: if T::HAS_XDP_XMIT {
+            Some(Self::xdp_xmit)
         } else {
             None
         },
@@ -932,6 +982,69 @@ impl<T: Operations> Adapter<T> {
     unsafe extern "C" fn tx_timeout(dev: *mut bindings::net_device, queue: crate::ffi::c_uint) {
         // SAFETY: The device is `T`'s and valid during the call.
         T::tx_timeout(unsafe { NetDevice::<T>::from_raw(dev) }, queue);
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core with one of `T`'s devices and a command, under RTNL.
+    unsafe extern "C" fn bpf(
+        dev: *mut bindings::net_device,
+        bpf: *mut bindings::netdev_bpf,
+    ) -> crate::ffi::c_int {
+        // SAFETY: As in `open()`; `bpf` is valid during the call.
+        let (ndev, rtnl, bpf) = unsafe { (NetDevice::<T>::from_raw(dev), Rtnl::assume(), &*bpf) };
+        if bpf.command != bindings::bpf_netdev_command_XDP_SETUP_PROG {
+            // Offload and AF_XDP are not supported.
+            return EOPNOTSUPP.to_errno();
+        }
+        // SAFETY: `XDP_SETUP_PROG` uses the `prog` member of the union.
+        let raw = unsafe { bpf.__bindgen_anon_1.__bindgen_anon_1.prog };
+        // The core moves a reference to the driver only if this succeeds, and puts it itself
+        // otherwise; the driver gets a reference of its own, which it may drop on error.
+        let prog = NonNull::new(raw).map(|p| {
+            // SAFETY: The core holds a reference to the program for the call.
+            unsafe {
+                bindings::bpf_prog_inc(p.as_ptr());
+                Prog::from_raw(p)
+            }
+        });
+        from_result(|| {
+            T::xdp_setup_prog(ndev, rtnl, prog)?;
+            if !raw.is_null() {
+                // SAFETY: Success: the reference the core moved is ours, and the driver holds
+                // its own.
+                unsafe { bindings::bpf_prog_put(raw) };
+            }
+            Ok(0)
+        })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core with one of `T`'s devices and `n` frames it gives up, in softirq
+    /// context.
+    unsafe extern "C" fn xdp_xmit(
+        dev: *mut bindings::net_device,
+        n: crate::ffi::c_int,
+        frames: *mut *mut bindings::xdp_frame,
+        flags: u32,
+    ) -> crate::ffi::c_int {
+        let n = usize::try_from(n).unwrap_or(0);
+        if n == 0 || frames.is_null() {
+            return 0;
+        }
+        // SAFETY: The device is `T`'s; `frames` holds `n` valid frames for the call.
+        let (ndev, frames) = unsafe {
+            (
+                NetDevice::<T>::from_raw(dev),
+                core::slice::from_raw_parts(frames, n),
+            )
+        };
+        // SAFETY: The frames are the driver's once taken; the core frees the others, from the
+        // count returned on.
+        let mut frames = unsafe { XmitFrames::new(frames) };
+        T::xdp_xmit(ndev, &mut frames, flags & bindings::XDP_XMIT_FLUSH != 0);
+        frames.taken() as crate::ffi::c_int
     }
 
     /// # Safety

@@ -214,6 +214,104 @@ impl Drop for ProgSlot {
     }
 }
 
+/// The XDP features of a net device (`xdp_features_t`, `NETDEV_XDP_ACT_*`), as user space
+/// reads them through the netdev netlink family.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::net::xdp::Features;
+///
+/// let f = Features::BASIC | Features::REDIRECT;
+/// assert!(f.contains(Features::BASIC));
+/// assert!(!f.contains(Features::NDO_XMIT));
+/// assert_eq!(Features::from_raw(f.as_raw()), f);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Features(u32);
+
+impl Features {
+    /// No XDP support.
+    pub const NONE: Self = Self(0);
+    /// Runs programs natively: pass, drop, aborted, and `XDP_TX` (`NETDEV_XDP_ACT_BASIC`).
+    pub const BASIC: Self = Self(bindings::netdev_xdp_act_NETDEV_XDP_ACT_BASIC);
+    /// Carries out `XDP_REDIRECT` (`NETDEV_XDP_ACT_REDIRECT`).
+    pub const REDIRECT: Self = Self(bindings::netdev_xdp_act_NETDEV_XDP_ACT_REDIRECT);
+    /// Transmits frames redirected to it (`ndo_xdp_xmit`, `NETDEV_XDP_ACT_NDO_XMIT`).
+    pub const NDO_XMIT: Self = Self(bindings::netdev_xdp_act_NETDEV_XDP_ACT_NDO_XMIT);
+    /// Runs programs on multi-buffer frames (`NETDEV_XDP_ACT_RX_SG`).
+    pub const RX_SG: Self = Self(bindings::netdev_xdp_act_NETDEV_XDP_ACT_RX_SG);
+    /// Transmits redirected multi-buffer frames (`NETDEV_XDP_ACT_NDO_XMIT_SG`).
+    pub const NDO_XMIT_SG: Self = Self(bindings::netdev_xdp_act_NETDEV_XDP_ACT_NDO_XMIT_SG);
+
+    /// Creates the set from the raw C bits, dropping unknown ones.
+    pub fn from_raw(bits: u32) -> Self {
+        Self(bits & bindings::netdev_xdp_act_NETDEV_XDP_ACT_MASK)
+    }
+
+    /// Returns the raw C bits.
+    pub fn as_raw(self) -> u32 {
+        self.0
+    }
+
+    /// Returns whether every feature of `other` is in `self`.
+    pub fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl core::ops::BitOr for Features {
+    type Output = Self;
+
+    fn bitor(self, rhs: Self) -> Self {
+        Self(self.0 | rhs.0)
+    }
+}
+
+/// The frames the core hands to a driver's `ndo_xdp_xmit`, taken in order.
+///
+/// Frames the driver takes are its own (to transmit, or to drop); the core frees those left,
+/// after the last one taken, as `ndo_xdp_xmit` requires.
+///
+/// # Invariants
+///
+/// `frames[taken..]` are valid frames owned by the core until taken.
+pub struct XmitFrames<'a> {
+    frames: &'a [*mut bindings::xdp_frame],
+    taken: usize,
+}
+
+impl<'a> XmitFrames<'a> {
+    /// # Safety
+    ///
+    /// `frames` must be valid frames whose ownership the caller passes on, in order, to those
+    /// taken; the caller frees the rest, from [`XmitFrames::taken`] on.
+    pub(crate) unsafe fn new(frames: &'a [*mut bindings::xdp_frame]) -> Self {
+        Self { frames, taken: 0 }
+    }
+
+    /// Returns how many frames were taken.
+    pub fn taken(&self) -> usize {
+        self.taken
+    }
+
+    /// Returns how many frames are left.
+    pub fn remaining(&self) -> usize {
+        self.frames.len() - self.taken
+    }
+}
+
+impl Iterator for XmitFrames<'_> {
+    type Item = XdpFrame;
+
+    fn next(&mut self) -> Option<XdpFrame> {
+        let ptr = NonNull::new(*self.frames.get(self.taken)?)?;
+        self.taken += 1;
+        // SAFETY: By the type invariants the frame is valid and the core's until taken, now.
+        Some(unsafe { XdpFrame::from_raw(ptr) })
+    }
+}
+
 /// Evidence that XDP programs can run and buffers can be redirected on this CPU: bottom halves
 /// are off and a `bpf_net_context` is installed for the task.
 ///

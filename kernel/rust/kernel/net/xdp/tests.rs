@@ -4,21 +4,29 @@
 //!
 //! The programs are built in the kernel from instruction arrays and JIT-compiled (or
 //! interpreted) by `bpf_prog_select_runtime()`, the way `lib/test_bpf.c` does; helper calls are
-//! resolved through the XDP verifier ops, as the verifier would.
+//! resolved through the XDP verifier ops, as the verifier would. A driver with native XDP gets
+//! programs and redirected frames through its `ndo_bpf` and `ndo_xdp_xmit`.
 
-use super::{Action, FrameBulk, Prog, ProgRef, ProgSlot, RunContext, RxqInfo, XdpBuff};
+use super::{
+    Action, Features, FrameBulk, Prog, ProgRef, ProgSlot, RunContext, RxqInfo, XdpBuff, XdpFrame,
+    XmitFrames,
+};
 use crate::{
     bindings,
     kunit::Test,
     kunit_expect, kunit_expect_eq, kunit_test_suite,
     net::{
-        netdev::TestDevice,
+        netdev::{Device, NetDevice, Operations, Rtnl, TestDevice, TxResult, Unregistered, Xmit},
         page_pool::{PagePool, Params},
+        skbuff::SkBuff,
     },
     prelude::*,
     sync::rcu,
 };
-use core::ptr::NonNull;
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed},
+};
 
 /// `BPF_ALU64 | BPF_MOV | BPF_K`: `dst = imm`.
 const MOV_K: u8 = 0xb7;
@@ -300,6 +308,157 @@ fn buff_bounds(test: &Test) -> Result {
     Ok(())
 }
 
+/// A driver with native XDP: a program slot, and a transmit ring of `room` frames.
+struct XdpDrv;
+
+struct XdpData {
+    prog: ProgSlot,
+    refuse: AtomicBool,
+    room: AtomicU32,
+    taken: AtomicU32,
+    flushes: AtomicU32,
+}
+
+#[vtable]
+impl Operations for XdpDrv {
+    type Data = XdpData;
+
+    fn start_xmit(_dev: &NetDevice<Self>, skb: SkBuff, _xmit: &Xmit<'_>) -> TxResult {
+        drop(skb);
+        TxResult::Ok
+    }
+
+    fn xdp_setup_prog(dev: &NetDevice<Self>, _rtnl: &Rtnl, prog: Option<Prog>) -> Result {
+        if dev.data().refuse.load(Relaxed) {
+            return Err(EBUSY);
+        }
+        dev.data().prog.replace(prog);
+        Ok(())
+    }
+
+    fn xdp_xmit(dev: &NetDevice<Self>, frames: &mut XmitFrames<'_>, flush: bool) {
+        let d = dev.data();
+        for frame in frames.by_ref().take(d.room.load(Relaxed) as usize) {
+            d.taken.fetch_add(1, Relaxed);
+            // Sent at once, in this pretend device.
+            drop(frame);
+        }
+        if flush {
+            d.flushes.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// Returns the reference count of `prog`.
+fn refcnt(prog: &Prog) -> i64 {
+    // SAFETY: The program is valid; the count is only read.
+    unsafe { (*(*prog.as_ptr()).aux).refcnt.counter }
+}
+
+/// Calls `ndo_bpf` with `command` and `prog` as `dev_xdp_install()` does: with a reference
+/// moved to the driver, put again if the driver fails.
+fn ndo_bpf(dev: &Device, command: bindings::bpf_netdev_command, prog: Option<&Prog>) -> i32 {
+    let raw = prog.map_or(core::ptr::null_mut(), |p| p.as_ptr());
+    // SAFETY: All-zeroes is a valid `netdev_bpf`; the program member is set for the command.
+    let mut bpf: bindings::netdev_bpf = unsafe { core::mem::zeroed() };
+    bpf.command = command;
+    bpf.__bindgen_anon_1.__bindgen_anon_1.prog = raw;
+    let _rtnl = Rtnl::lock();
+    // SAFETY: The device is valid with a table that has `ndo_bpf`; RTNL is held; the
+    // reference taken for the driver is put back if it fails, as the core does.
+    unsafe {
+        let Some(f) = (*(*dev.as_ptr()).netdev_ops).ndo_bpf else {
+            return EINVAL.to_errno();
+        };
+        if !raw.is_null() {
+            bindings::bpf_prog_inc(raw);
+        }
+        let ret = f(dev.as_ptr(), &mut bpf);
+        if ret != 0 && !raw.is_null() {
+            bindings::bpf_prog_put(raw);
+        }
+        ret
+    }
+}
+
+fn device_xdp_ops(test: &Test) -> Result {
+    let mut dev = Unregistered::<XdpDrv>::new(1, 1, |_| XdpData {
+        prog: ProgSlot::default(),
+        refuse: AtomicBool::new(false),
+        room: AtomicU32::new(2),
+        taken: AtomicU32::new(0),
+        flushes: AtomicU32::new(0),
+    })?;
+    let all = Features::BASIC | Features::REDIRECT | Features::NDO_XMIT;
+    dev.set_xdp_features(all);
+    kunit_expect_eq!(test, dev.xdp_features(), all);
+    kunit_expect!(test, dev.xdp_features().contains(Features::REDIRECT));
+    kunit_expect!(test, !dev.xdp_features().contains(Features::RX_SG));
+    kunit_expect_eq!(test, Features::from_raw(u32::MAX).as_raw() & !0x7f, 0);
+    dev.set_random_mac_address();
+    let dev = dev.register()?;
+    {
+        let rtnl = Rtnl::lock();
+        dev.set_xdp_features(&rtnl, Features::BASIC);
+    }
+    kunit_expect_eq!(test, dev.xdp_features(), Features::BASIC);
+
+    // Attach: the driver holds one reference more than the test.
+    let prog = returning(bindings::xdp_action_XDP_PASS)?;
+    let refs = refcnt(&prog);
+    let setup = bindings::bpf_netdev_command_XDP_SETUP_PROG;
+    kunit_expect_eq!(test, ndo_bpf(&dev, setup, Some(&prog)), 0);
+    kunit_expect_eq!(test, refcnt(&prog), refs + 1);
+    kunit_expect!(test, dev.data().prog.is_attached());
+
+    // A driver that refuses keeps its program; nothing leaks.
+    let other = returning(bindings::xdp_action_XDP_DROP)?;
+    let other_refs = refcnt(&other);
+    dev.data().refuse.store(true, Relaxed);
+    kunit_expect_eq!(test, ndo_bpf(&dev, setup, Some(&other)), EBUSY.to_errno());
+    kunit_expect_eq!(test, refcnt(&other), other_refs);
+    kunit_expect_eq!(test, refcnt(&prog), refs + 1);
+    dev.data().refuse.store(false, Relaxed);
+
+    // Offload is not supported; detaching drops the driver's reference.
+    let hw = bindings::bpf_netdev_command_XDP_SETUP_PROG_HW;
+    kunit_expect_eq!(test, ndo_bpf(&dev, hw, Some(&other)), EOPNOTSUPP.to_errno());
+    kunit_expect_eq!(test, refcnt(&other), other_refs);
+    kunit_expect_eq!(test, ndo_bpf(&dev, setup, None), 0);
+    kunit_expect!(test, !dev.data().prog.is_attached());
+    kunit_expect_eq!(test, refcnt(&prog), refs);
+
+    // Redirected frames: the driver takes what fits, the core frees the rest.
+    let mut rig = Rig::new()?;
+    let mut raw = [core::ptr::null_mut(); 3];
+    for r in raw.iter_mut() {
+        *r = rig
+            .buff(64, 7)?
+            .into_frame()
+            .map_err(|e| e.error)?
+            .into_raw()
+            .as_ptr();
+    }
+    // SAFETY: The table of `XdpDrv` has `ndo_xdp_xmit`; the frames are valid and given up.
+    let sent = unsafe {
+        let f = (*(*dev.as_ptr()).netdev_ops).ndo_xdp_xmit.ok_or(EINVAL)?;
+        bindings::local_bh_disable();
+        let sent = f(dev.as_ptr(), 3, raw.as_mut_ptr(), bindings::XDP_XMIT_FLUSH);
+        bindings::local_bh_enable();
+        sent
+    };
+    kunit_expect_eq!(test, sent, 2);
+    kunit_expect_eq!(test, dev.data().taken.load(Relaxed), 2);
+    kunit_expect_eq!(test, dev.data().flushes.load(Relaxed), 1);
+    kunit_expect_eq!(test, rig.pool.stats().outstanding(), 1);
+    for r in &raw[2..] {
+        // SAFETY: The frames not taken are still ours, as the core's after the call.
+        drop(unsafe { XdpFrame::from_raw(NonNull::new(*r).ok_or(EINVAL)?) });
+    }
+    kunit_expect_eq!(test, rig.pool.stats().outstanding(), 0);
+    Ok(())
+}
+
 kunit_test_suite!(
     rust_net_xdp,
     [
@@ -309,5 +468,6 @@ kunit_test_suite!(
         frames_return_to_pool,
         redirect_failures_give_buffer_back,
         buff_bounds,
+        device_xdp_ops,
     ]
 );
