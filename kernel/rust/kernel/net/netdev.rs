@@ -532,7 +532,7 @@ impl<T: Operations> NetDevice<T> {
     ///
     /// `ptr` must point to a device allocated by [`Unregistered::new`] for `T` that stays
     /// valid for the lifetime `'a`.
-    unsafe fn from_raw<'a>(ptr: *mut bindings::net_device) -> &'a Self {
+    pub(crate) unsafe fn from_raw<'a>(ptr: *mut bindings::net_device) -> &'a Self {
         // CAST: `NetDevice<T>` is `repr(transparent)` over `Device`.
         // SAFETY: By the safety requirements of this function.
         // INVARIANT: The caller guarantees the device is `T`'s.
