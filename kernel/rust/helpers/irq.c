@@ -1,8 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 
 #include <linux/irqflags.h>
+#include <linux/preempt.h>
 
 bool rust_helper_irqs_disabled(void)
 {
 	return irqs_disabled();
+}
+
+bool rust_helper_in_task(void)
+{
+	return in_task();
 }

@@ -130,3 +130,13 @@ bool rust_helper_skb_pp_recycle(const struct sk_buff *skb)
 {
 	return skb->pp_recycle;
 }
+
+bool rust_helper_skb_shared(const struct sk_buff *skb)
+{
+	return skb_shared(skb);
+}
+
+int rust_helper_skb_cloned(const struct sk_buff *skb)
+{
+	return skb_cloned(skb);
+}

@@ -83,7 +83,8 @@ pub trait Operations: netdev::Operations {
         crate::build_error(VTABLE_DEFAULT_ERROR)
     }
 
-    /// Returns whether the link is up (`get_link`).
+    /// Returns whether the link is up (`get_link`). May be called in atomic context (bonding
+    /// polls it under RCU): must not sleep.
     fn get_link(_dev: &NetDevice<Self>) -> bool {
         crate::build_error(VTABLE_DEFAULT_ERROR)
     }
@@ -129,6 +130,8 @@ pub trait Operations: netdev::Operations {
 impl<T: Operations> Unregistered<T> {
     /// Installs `T`'s ethtool operations.
     pub fn set_ethtool_ops(&mut self) {
+        #[allow(clippy::let_unit_value)]
+        let () = Adapter::<T>::STATS_NAMED;
         // SAFETY: The device is ours and not registered: nothing reads the pointer
         // concurrently. The table is a constant (`'static`).
         unsafe { (*self.as_ptr()).ethtool_ops = &Adapter::<T>::OPS };
@@ -139,6 +142,9 @@ impl<T: Operations> Unregistered<T> {
 struct Adapter<T: Operations>(PhantomData<T>);
 
 impl<T: Operations> Adapter<T> {
+    /// Statistics without names would make the core warn: `get_stats` needs `STAT_NAMES`.
+    const STATS_NAMED: () = assert!(!T::HAS_GET_STATS || !T::STAT_NAMES.is_empty());
+
     const OPS: bindings::ethtool_ops = bindings::ethtool_ops {
         get_drvinfo: if T::HAS_GET_DRVINFO {
             Some(Self::get_drvinfo)

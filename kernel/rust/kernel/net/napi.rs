@@ -18,8 +18,7 @@
 //!
 //! ```
 //! use kernel::net::napi::{Napi, Poll, PollContext};
-//! use kernel::net::netdev::{NetDevice, Operations, Rtnl, TxResult, Unregistered, Xmit};
-//! use kernel::net::skbuff::SkBuff;
+//! use kernel::net::netdev::{NetDevice, Operations, Rtnl, TxResult, TxSkb, Unregistered, Xmit};
 //! use kernel::prelude::*;
 //!
 //! /// A receive queue with nothing to receive.
@@ -56,15 +55,16 @@
 //!         Ok(())
 //!     }
 //!
-//!     fn start_xmit(_dev: &NetDevice<Self>, skb: SkBuff, _xmit: &Xmit<'_>) -> TxResult {
+//!     fn start_xmit(_dev: &NetDevice<Self>, skb: TxSkb, _xmit: &Xmit<'_>) -> TxResult {
 //!         drop(skb);
 //!         TxResult::Ok
 //!     }
 //! }
 //!
-//! let dev = Unregistered::<Drv>::new(1, 1, |dev| {
-//!     let napi = Napi::new(dev, Rx);
-//!     try_pin_init!(Priv { napi <- napi }? Error)
+//! let dev = Unregistered::<Drv>::new_with(1, 1, |dev, slot| {
+//!     slot.init(try_pin_init!(Priv {
+//!         napi <- Napi::new(dev, Rx),
+//!     }? Error))
 //! })?;
 //! // Disabled until the device is opened: scheduling is refused.
 //! assert!(!dev.data().napi.is_enabled());
@@ -79,7 +79,7 @@ use crate::{
     net::{
         netdev::{Device, Rtnl},
         page_pool::PoolPage,
-        skbuff::{BuildError, SkBuff},
+        skbuff::{BuildError, DropReason, SkBuff},
         xdp::RunContext,
     },
     types::Opaque,
@@ -102,16 +102,24 @@ pub trait Poll: Send + Sync + Sized {
     fn poll(&self, ctx: &mut PollContext<'_>) -> u32;
 }
 
+/// The part of every [`Napi`] that does not depend on its data: what the device's `ndo_stop`
+/// adapter needs to disable the instances a driver left enabled.
+#[repr(C)]
+struct Header {
+    napi: Opaque<bindings::napi_struct>,
+    enabled: AtomicBool,
+}
+
 /// A NAPI instance (`struct napi_struct`) with the data it polls.
 ///
 /// # Invariants
 ///
-/// - `napi` was added to the device whose private area holds `self`, with `T`'s poll
+/// - `hdr.napi` was added to the device whose private area holds `self`, with `T`'s poll
 ///   callback, and is deleted only when `self` is dropped, before the device is freed.
-/// - `enabled` is whether `napi` is enabled; it changes only under RTNL or on drop.
+/// - `hdr.enabled` is whether `hdr.napi` is enabled; it changes only under RTNL or on drop.
+#[repr(C)]
 pub struct Napi<T: Poll> {
-    napi: Opaque<bindings::napi_struct>,
-    enabled: AtomicBool,
+    hdr: Header,
     data: T,
 }
 
@@ -135,15 +143,17 @@ impl<T: Poll> Napi<T> {
     /// Initializes a NAPI instance of `dev` with `data` (`netif_napi_add()`), disabled.
     ///
     /// Fails with `EINVAL` unless it is initialized inside the private data of `dev`, which
-    /// ties its life to the device's.
-    ///
-    /// The initializer returned by the closure given to
-    /// [`Unregistered::new`](super::netdev::Unregistered::new) may not borrow the device: call
-    /// this before the initializer macro, as in
-    /// `let napi = Napi::new(dev, data); try_pin_init!(Priv { napi <- napi }? Error)`.
-    pub fn new(dev: &Device, data: impl PinInit<T, Error>) -> impl PinInit<Self, Error> {
-        let dev = dev.as_ptr();
+    /// ties its life to the device's: see
+    /// [`Unregistered::new_with`](super::netdev::Unregistered::new_with).
+    pub fn new<'a>(
+        dev: &'a Device,
+        data: impl PinInit<T, Error> + 'a,
+    ) -> impl PinInit<Self, Error> + 'a
+    where
+        T: 'a,
+    {
         let init = move |slot: *mut Self| {
+            let dev = dev.as_ptr();
             // SAFETY: `dev` is valid while the caller initializes its private data.
             let (start, len) = unsafe { (bindings::netdev_priv(dev) as usize, (*dev).priv_len) };
             let end = slot as usize + core::mem::size_of::<Self>();
@@ -156,8 +166,8 @@ impl<T: Poll> Napi<T> {
             // SAFETY: As above; the NAPI structure is zeroed before it is added, as the C core
             // expects of one that is not in use. From here on nothing fails.
             unsafe {
-                addr_of_mut!((*slot).enabled).write(AtomicBool::new(false));
-                let napi = Opaque::raw_get(addr_of_mut!((*slot).napi));
+                addr_of_mut!((*slot).hdr.enabled).write(AtomicBool::new(false));
+                let napi = Opaque::raw_get(addr_of_mut!((*slot).hdr.napi));
                 napi.write_bytes(0, 1);
                 bindings::netif_napi_add_weight(
                     dev,
@@ -175,7 +185,7 @@ impl<T: Poll> Napi<T> {
     }
 
     fn as_ptr(&self) -> *mut bindings::napi_struct {
-        self.napi.get()
+        self.hdr.napi.get()
     }
 
     /// Returns the data this instance polls.
@@ -184,7 +194,7 @@ impl<T: Poll> Napi<T> {
     }
 
     /// Returns the NAPI ID, by which user space and XDP receive queues name this instance
-    /// (0 until the device is registered).
+    /// (assigned when it is added; 0 without busy polling support).
     pub fn id(&self) -> u32 {
         // SAFETY: The instance is valid; the ID is set under RTNL and read with a single load.
         unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.as_ptr()).napi_id)) }
@@ -192,40 +202,50 @@ impl<T: Poll> Napi<T> {
 
     /// Enables polling (`napi_enable()`); does nothing if enabled.
     pub fn enable(&self, _rtnl: &Rtnl) {
-        if !self.enabled.load(Relaxed) {
+        if !self.hdr.enabled.load(Relaxed) {
             // SAFETY: The instance is added and disabled; RTNL serializes the state changes.
             unsafe { bindings::napi_enable(self.as_ptr()) };
-            self.enabled.store(true, Relaxed);
+            self.hdr.enabled.store(true, Relaxed);
         }
     }
 
     /// Disables polling, waiting for a running poll to finish (`napi_disable()`); does nothing
     /// if disabled. Sleeps.
     pub fn disable(&self, _rtnl: &Rtnl) {
-        if self.enabled.load(Relaxed) {
+        if self.hdr.enabled.load(Relaxed) {
             // SAFETY: The instance is added and enabled; RTNL serializes the state changes.
             unsafe { bindings::napi_disable(self.as_ptr()) };
-            self.enabled.store(false, Relaxed);
+            self.hdr.enabled.store(false, Relaxed);
         }
     }
 
     /// Returns whether the instance is enabled.
     pub fn is_enabled(&self) -> bool {
-        self.enabled.load(Relaxed)
+        self.hdr.enabled.load(Relaxed)
     }
 
     /// Schedules a poll (`napi_schedule()`); returns `false` if one was already scheduled or
-    /// the instance is disabled. Allowed in any context, typically the device's interrupt.
+    /// the instance is disabled. Allowed in any context, typically the device's interrupt;
+    /// from task context the poll runs before this returns (bottom halves are disabled around
+    /// the schedule, so that the raised softirq is not left pending).
     pub fn schedule(&self) -> bool {
+        // SAFETY: FFI call without requirements.
+        let task = unsafe { bindings::in_task() };
         // SAFETY: The instance is added; scheduling is allowed in any context, and a disabled
-        // instance refuses it.
+        // instance refuses it. Bottom halves are disabled and enabled in task context only.
         unsafe {
-            if !bindings::napi_schedule_prep(self.as_ptr()) {
-                return false;
+            if task {
+                bindings::local_bh_disable();
             }
-            bindings::__napi_schedule(self.as_ptr());
+            let prep = bindings::napi_schedule_prep(self.as_ptr());
+            if prep {
+                bindings::__napi_schedule(self.as_ptr());
+            }
+            if task {
+                bindings::local_bh_enable();
+            }
+            prep
         }
-        true
     }
 
     /// Schedules a poll as [`Napi::schedule`] does, with the cheaper
@@ -238,8 +258,19 @@ impl<T: Poll> Napi<T> {
             }
             if bindings::irqs_disabled() {
                 bindings::__napi_schedule_irqoff(self.as_ptr());
-            } else {
-                bindings::__napi_schedule(self.as_ptr());
+                return true;
+            }
+        }
+        // Interrupts are on: the plain path, which also handles task context.
+        // SAFETY: The instance is added and scheduled (`napi_schedule_prep()` succeeded).
+        unsafe {
+            let task = bindings::in_task();
+            if task {
+                bindings::local_bh_disable();
+            }
+            bindings::__napi_schedule(self.as_ptr());
+            if task {
+                bindings::local_bh_enable();
             }
         }
         true
@@ -290,8 +321,9 @@ impl<T: Poll> Napi<T> {
         napi: *mut bindings::napi_struct,
         budget: crate::ffi::c_int,
     ) -> crate::ffi::c_int {
-        // SAFETY: `napi` is the `napi` field of a `Napi<T>`, by the safety requirements.
-        let this = unsafe { &*crate::container_of!(napi, Self, napi) };
+        // SAFETY: `napi` is the first field of a `Napi<T>` (`repr(C)`, `Header` first), by the
+        // safety requirements.
+        let this = unsafe { &*napi.cast::<Self>() };
         let budget = u32::try_from(budget).unwrap_or(0);
         let mut ctx = PollContext {
             napi,
@@ -304,12 +336,45 @@ impl<T: Poll> Napi<T> {
             _p: PhantomData,
         };
         let mut work = T::poll(&this.data, &mut ctx).min(budget);
+        if !ctx.completed && work < budget {
+            // The driver neither used its budget nor completed: complete for it, or the
+            // instance would stay scheduled forever and never disable. Its interrupts stay off.
+            ctx.complete_done(work);
+        }
         if ctx.completed {
             // Completing and reporting the whole budget would have the core poll an instance
             // it no longer owns.
             work = work.min(budget.saturating_sub(1));
+        } else {
+            ctx.flush();
         }
         work as crate::ffi::c_int
+    }
+}
+
+/// Disables the NAPI instances of `dev` that are still enabled.
+///
+/// # Safety
+///
+/// `dev` must be a device whose instances were all added by [`Napi::new`], and RTNL held.
+pub(crate) unsafe fn disable_all(dev: *mut bindings::net_device) {
+    // SAFETY: `napi_list` is a valid list, changed only under RTNL, which is held.
+    let head = unsafe { core::ptr::addr_of_mut!((*dev).napi_list) };
+    // SAFETY: As above.
+    let mut pos = unsafe { (*head).next };
+    while pos != head {
+        // SAFETY: Every entry is the `dev_list` of a `napi_struct` that is the `Header` of a
+        // `Napi`, by the safety requirements.
+        let hdr = unsafe {
+            &*crate::container_of!(pos, bindings::napi_struct, dev_list).cast::<Header>()
+        };
+        if hdr.enabled.load(Relaxed) {
+            // SAFETY: The instance is enabled; RTNL serializes the state changes.
+            unsafe { bindings::napi_disable(hdr.napi.get()) };
+            hdr.enabled.store(false, Relaxed);
+        }
+        // SAFETY: As above.
+        pos = unsafe { (*pos).next };
     }
 }
 
@@ -319,7 +384,7 @@ impl<T: Poll> Drop for Napi<T> {
         // private data is freed: disabling (if needed) waits for a running poll, and deleting
         // waits for an RCU grace period, after which nothing refers to the instance.
         unsafe {
-            if *self.enabled.get_mut() {
+            if *self.hdr.enabled.get_mut() {
                 bindings::napi_disable(self.as_ptr());
             }
             bindings::netif_napi_del(self.as_ptr());
@@ -382,6 +447,8 @@ impl PollContext<'_> {
         if self.completed || work_done >= self.budget {
             return false;
         }
+        // Redirects queued in this poll go out before the instance is given up.
+        self.flush();
         self.completed = true;
         // SAFETY: This poll owns the instance and did less work than its budget.
         unsafe { bindings::napi_complete_done(self.napi, work_done as i32) }
@@ -420,14 +487,32 @@ impl PollContext<'_> {
     /// Parses the Ethernet header of a received frame, as [`SkBuff::eth_type_trans`] does,
     /// for this instance's device.
     pub fn eth_type_trans(&self, skb: &mut SkBuff) -> Result<u16> {
-        // SAFETY: The device outlives every skb the stack receives from it: unregistering waits
-        // until the stack drops its references.
+        // SAFETY: Every received skb refers to its device, as in C. Unregistering closes the
+        // device, which disables this instance (the `ndo_stop` adapter), then flushes the
+        // backlogs and waits for an RCU grace period, so no skb from this poll is in flight
+        // when the device goes away.
         unsafe { skb.eth_type_trans(self.device()) }
     }
 
     /// Hands a received packet to GRO (`napi_gro_receive()`), or straight to the stack
     /// (`netif_receive_skb()`) once the poll was completed.
+    ///
+    /// The packet must have been parsed for this instance's device
+    /// ([`PollContext::eth_type_trans`]); otherwise it is dropped.
     pub fn gro_receive(&mut self, skb: SkBuff) -> GroResult {
+        // SAFETY: The skb is valid and ours. `dev` shares a union with a scratch word that only
+        // the stack's layers use, on skbs that are theirs.
+        let dev = unsafe {
+            (*skb.as_ptr())
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .__bindgen_anon_1
+                .dev
+        };
+        if dev != self.device().as_ptr() {
+            skb.drop_reason(DropReason::NotSpecified);
+            return GroResult::Drop;
+        }
         let skb = skb.into_raw().as_ptr();
         if self.completed {
             // SAFETY: Softirq context; the stack takes the skb.
@@ -446,9 +531,17 @@ impl PollContext<'_> {
     }
 
     /// Returns the context for running XDP programs and redirecting, if this poll may process
-    /// packets (its budget is not 0).
+    /// packets (its budget is not 0) and was not completed. Redirects are flushed when the poll
+    /// completes or ends.
     pub fn xdp(&self) -> Option<&RunContext> {
-        (self.budget > 0).then_some(&self.xdp)
+        (self.budget > 0 && !self.completed).then_some(&self.xdp)
+    }
+
+    /// Flushes the redirects of this poll (`xdp_do_flush()`), if it may have any.
+    fn flush(&self) {
+        if self.budget > 0 {
+            self.xdp.flush();
+        }
     }
 }
 

@@ -13,8 +13,7 @@
 //!
 //! ```
 //! use core::sync::atomic::{AtomicU64, Ordering::Relaxed};
-//! use kernel::net::netdev::{NetDevice, Operations, TxResult, Unregistered, Xmit};
-//! use kernel::net::skbuff::SkBuff;
+//! use kernel::net::netdev::{NetDevice, Operations, TxResult, TxSkb, Unregistered, Xmit};
 //! use kernel::prelude::*;
 //!
 //! /// Drops everything it is given, and counts it.
@@ -28,14 +27,14 @@
 //! impl Operations for Sink {
 //!     type Data = SinkData;
 //!
-//!     fn start_xmit(dev: &NetDevice<Self>, skb: SkBuff, _xmit: &Xmit<'_>) -> TxResult {
+//!     fn start_xmit(dev: &NetDevice<Self>, skb: TxSkb, _xmit: &Xmit<'_>) -> TxResult {
 //!         dev.data().dropped.fetch_add(1, Relaxed);
 //!         drop(skb);
 //!         TxResult::Ok
 //!     }
 //! }
 //!
-//! let mut dev = Unregistered::<Sink>::new(1, 1, |_| SinkData {
+//! let mut dev = Unregistered::<Sink>::new(1, 1, SinkData {
 //!     dropped: AtomicU64::new(0),
 //! })?;
 //! dev.set_random_mac_address();
@@ -262,7 +261,7 @@ pub struct TxQueue(Opaque<bindings::netdev_queue>);
 // concurrently.
 unsafe impl Sync for TxQueue {}
 
-/// What [`TxQueue::maybe_stop`] did.
+/// What [`Xmit::maybe_stop`] did.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StopResult {
     /// There was room for another packet: the queue was left running.
@@ -322,9 +321,20 @@ impl TxQueue {
     }
 
     /// Starts a stopped queue and schedules it to send what it holds (`netif_tx_wake_queue()`).
+    ///
+    /// Before registration the queue has no qdisc to schedule: it is only started.
     pub fn wake(&self) {
-        // SAFETY: The queue is valid.
-        unsafe { bindings::netif_tx_wake_queue(self.as_ptr()) }
+        // SAFETY: The queue is valid; `qdisc` is set once at registration, before which there
+        // is nothing to schedule, and never cleared while the queue can be reached.
+        let has_qdisc = unsafe {
+            !core::ptr::read_volatile(core::ptr::addr_of!((*self.as_ptr()).qdisc)).is_null()
+        };
+        if has_qdisc {
+            // SAFETY: The queue is valid and has a qdisc.
+            unsafe { bindings::netif_tx_wake_queue(self.as_ptr()) }
+        } else {
+            self.start();
+        }
     }
 
     /// Returns whether the driver stopped the queue (`netif_tx_queue_stopped()`).
@@ -337,8 +347,10 @@ impl TxQueue {
     /// `netif_txq_maybe_stop()`: after stopping, `free()` is read again behind a full barrier
     /// and the queue restarted if a completion made at least `start_thrs` free meanwhile.
     ///
-    /// Pairs with [`TxQueue::completed_wake`] on the completion side.
-    pub fn maybe_stop(
+    /// Pairs with [`TxQueue::completed_wake`] on the completion side. Drivers call it through
+    /// [`Xmit::maybe_stop`]: outside the transmit path the queue could be left started but
+    /// never scheduled.
+    pub(crate) fn maybe_stop(
         &self,
         free: impl Fn() -> u32,
         stop_thrs: u32,
@@ -360,7 +372,8 @@ impl TxQueue {
 
     /// Reports `pkts` packets and `bytes` bytes completed to BQL and wakes the queue if it is
     /// stopped and at least `start_thrs` descriptors are free, as `__netif_txq_completed_wake()`.
-    /// The queue is not woken when `down` says the device is going down.
+    /// The queue is not woken when `down()`, read after the barrier, says the device is going
+    /// down.
     ///
     /// # Safety
     ///
@@ -373,7 +386,7 @@ impl TxQueue {
         bytes: u32,
         free: impl Fn() -> u32,
         start_thrs: u32,
-        down: bool,
+        down: impl FnOnce() -> bool,
     ) -> WakeResult {
         // SAFETY: The queue is valid; the caller serializes completions and reports only bytes
         // that were sent. Includes the full barrier that pairs with `maybe_stop()`.
@@ -381,7 +394,7 @@ impl TxQueue {
         if pkts == 0 || free() < start_thrs {
             return WakeResult::NoRoom;
         }
-        if self.is_stopped() && !down {
+        if self.is_stopped() && !down() {
             self.wake();
             return WakeResult::Woken;
         }
@@ -420,6 +433,17 @@ impl<'a> Xmit<'a> {
         self.more
     }
 
+    /// Stops the queue if fewer than `stop_thrs` descriptors are free, as
+    /// `netif_txq_maybe_stop()`; see [`TxQueue::completed_wake`] for the other side.
+    pub fn maybe_stop(
+        &self,
+        free: impl Fn() -> u32,
+        stop_thrs: u32,
+        start_thrs: u32,
+    ) -> StopResult {
+        self.queue.maybe_stop(free, stop_thrs, start_thrs)
+    }
+
     /// Reports `bytes` queued to the hardware to BQL (`__netdev_tx_sent_queue()`); returns
     /// whether the driver must ring its doorbell now (no more packets follow, or the queue
     /// was stopped).
@@ -430,13 +454,100 @@ impl<'a> Xmit<'a> {
     }
 }
 
+/// A packet the core gives to [`Operations::start_xmit`].
+///
+/// Unlike a received [`SkBuff`], it may be a clone (TCP keeps the original for
+/// retransmission) or have several users (pktgen sends one skb repeatedly), so its data and
+/// metadata are only read here. Dropping it releases this user's reference in any context.
+///
+/// # Invariants
+///
+/// `ptr` points to a valid skb on which this value holds one reference.
+pub struct TxSkb {
+    ptr: NonNull<bindings::sk_buff>,
+}
+
+// SAFETY: The reference may be released on any thread; only reads are offered.
+unsafe impl Send for TxSkb {}
+
+impl TxSkb {
+    /// Returns the raw pointer to the skb.
+    pub fn as_ptr(&self) -> *mut bindings::sk_buff {
+        self.ptr.as_ptr()
+    }
+
+    /// Returns the length of the packet, linear data and fragments.
+    pub fn len(&self) -> u32 {
+        // SAFETY: By the type invariants the skb is valid; the length of a packet in flight
+        // does not change.
+        unsafe { (*self.as_ptr()).len }
+    }
+
+    /// Returns whether the packet is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Returns the length of the linear data.
+    pub fn headlen(&self) -> u32 {
+        // SAFETY: By the type invariants the skb is valid.
+        unsafe { bindings::skb_headlen(self.as_ptr()) }
+    }
+
+    /// Returns the linear data.
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: By the type invariants the skb is valid; `data` points to `headlen()`
+        // bytes, which the transmit path does not change while the driver holds the packet.
+        unsafe { core::slice::from_raw_parts((*self.as_ptr()).data, self.headlen() as usize) }
+    }
+
+    /// Returns the packet as an [`SkBuff`] that may be changed (to pad a runt, for instance),
+    /// if this is its only user and its data is not shared with a clone; otherwise gives it
+    /// back.
+    pub fn into_exclusive(self) -> Result<SkBuff, Self> {
+        // SAFETY: By the type invariants the skb is valid.
+        let shared = unsafe {
+            bindings::skb_shared(self.as_ptr()) || bindings::skb_cloned(self.as_ptr()) != 0
+        };
+        if shared {
+            return Err(self);
+        }
+        let ptr = self.ptr;
+        core::mem::forget(self);
+        // SAFETY: Our reference is the only one and the data is not shared, as `SkBuff`
+        // requires; it moves to the new owner.
+        Ok(unsafe { SkBuff::from_raw(ptr) })
+    }
+
+    /// Frees a packet that was sent (`dev_consume_skb_any()`).
+    pub fn consume(self) {
+        let ptr = self.ptr.as_ptr();
+        core::mem::forget(self);
+        // SAFETY: We held one reference, which the call takes; allowed in any context.
+        unsafe { bindings::dev_kfree_skb_any_reason(ptr, bindings::skb_drop_reason_SKB_CONSUMED) }
+    }
+}
+
+impl Drop for TxSkb {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants we hold one reference; allowed in any context,
+        // including netpoll's with interrupts off.
+        unsafe {
+            bindings::dev_kfree_skb_any_reason(
+                self.as_ptr(),
+                bindings::skb_drop_reason_SKB_DROP_REASON_NOT_SPECIFIED,
+            )
+        }
+    }
+}
+
 /// What a driver's [`Operations::start_xmit`] did with a packet.
 pub enum TxResult {
     /// The packet was taken: queued to the hardware or dropped (`NETDEV_TX_OK`).
     Ok,
     /// The queue is full: the core keeps the packet and retries later (`NETDEV_TX_BUSY`).
-    /// Drivers should stop their queue before it fills instead.
-    Busy(SkBuff),
+    /// Must be the packet of this call; drivers should stop their queue before it fills.
+    Busy(TxSkb),
 }
 
 /// The operations of a network driver: its devices' private data and `net_device_ops`.
@@ -461,9 +572,10 @@ pub trait Operations: Sized + 'static {
     /// Transmits `skb` on `xmit.queue()` (`ndo_start_xmit`).
     ///
     /// May be called with interrupts disabled (netpoll): dropping `skb` is correct there.
-    fn start_xmit(dev: &NetDevice<Self>, skb: SkBuff, xmit: &Xmit<'_>) -> TxResult;
+    fn start_xmit(dev: &NetDevice<Self>, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult;
 
-    /// Fills in the device statistics, which the core zeroed (`ndo_get_stats64`).
+    /// Fills in the device statistics, which the core zeroed (`ndo_get_stats64`). May be
+    /// called in atomic context: must not sleep.
     fn get_stats64(_dev: &NetDevice<Self>, _stats: &mut LinkStats64) {
         crate::build_error(VTABLE_DEFAULT_ERROR)
     }
@@ -481,7 +593,8 @@ pub trait Operations: Sized + 'static {
     }
 
     /// Called by the watchdog when transmit queue `queue` has been stopped for longer than
-    /// the device's watchdog timeout (`ndo_tx_timeout`).
+    /// the device's watchdog timeout (`ndo_tx_timeout`). Called from the watchdog timer with
+    /// the transmit locks held: must not sleep.
     fn tx_timeout(_dev: &NetDevice<Self>, _queue: u32) {
         crate::build_error(VTABLE_DEFAULT_ERROR)
     }
@@ -575,9 +688,12 @@ impl<T: Operations> NetDevice<T> {
 
     /// Sets the XDP features the device advertises (`xdp_set_features_flag()`), notifying user
     /// space of the change.
+    ///
+    /// `NDO_XMIT` and `NDO_XMIT_SG` are dropped unless `T` implements
+    /// [`Operations::xdp_xmit`]: redirects trust them.
     pub fn set_xdp_features(&self, _rtnl: &Rtnl, features: XdpFeatures) {
         // SAFETY: The device is valid and RTNL is held, as the notifiers need.
-        unsafe { bindings::xdp_set_features_flag(self.as_ptr(), features.as_raw()) }
+        unsafe { bindings::xdp_set_features_flag(self.as_ptr(), supported::<T>(features)) }
     }
 
     /// Switches the device's NAPI instances to threaded polling, or back to softirq
@@ -593,6 +709,34 @@ impl<T: Operations> Deref for NetDevice<T> {
 
     fn deref(&self) -> &Device {
         &self.0
+    }
+}
+
+/// The private area of a device being allocated by [`Unregistered::new_with`], to be
+/// initialized with [`PrivSlot::init`].
+///
+/// # Invariants
+///
+/// `ptr` is the private area of the device, with room for a `D` at its alignment, pinned and
+/// uninitialized while `initialized` is `false`.
+pub struct PrivSlot<'a, D> {
+    ptr: *mut D,
+    initialized: &'a core::cell::Cell<bool>,
+    _p: PhantomData<fn(&'a ()) -> &'a ()>,
+}
+
+/// Proof that the [`PrivSlot`] of lifetime `'a` was initialized.
+pub struct PrivInit<'a>(PhantomData<fn(&'a ()) -> &'a ()>);
+
+impl<'a, D> PrivSlot<'a, D> {
+    /// Initializes the private data with `init`.
+    pub fn init(self, init: impl PinInit<D, Error>) -> Result<PrivInit<'a>> {
+        // SAFETY: By the type invariants the slot is valid for a `D`, pinned (the device never
+        // moves, and the data is dropped in place before it is freed), and uninitialized: the
+        // slot is consumed here.
+        unsafe { init.__pinned_init(self.ptr)? };
+        self.initialized.set(true);
+        Ok(PrivInit(PhantomData))
     }
 }
 
@@ -620,12 +764,20 @@ impl<T: Operations> Unregistered<T> {
         assert!(core::mem::align_of::<T::Data>() <= core::mem::align_of::<bindings::net_device>());
 
     /// Allocates an Ethernet device with `txqs` transmit and `rxqs` receive queues
-    /// (`alloc_etherdev_mqs()`), and initializes its private data in place with the
-    /// initializer `init` returns for the new device.
-    pub fn new<I>(txqs: u32, rxqs: u32, init: impl FnOnce(&Device) -> I) -> Result<Self>
-    where
-        I: PinInit<T::Data, Error>,
-    {
+    /// (`alloc_etherdev_mqs()`), and initializes its private data in place with `init`.
+    pub fn new(txqs: u32, rxqs: u32, init: impl PinInit<T::Data, Error>) -> Result<Self> {
+        Self::new_with(txqs, rxqs, |_, slot| slot.init(init))
+    }
+
+    /// Allocates an Ethernet device as [`Unregistered::new`] does, and has `init` initialize
+    /// its private data through `slot`, for data that refers to the device (such as a
+    /// [`Napi`](super::napi::Napi)). If `init` fails after initializing the data, the data is
+    /// dropped.
+    pub fn new_with(
+        txqs: u32,
+        rxqs: u32,
+        init: impl for<'a> FnOnce(&'a Device, PrivSlot<'a, T::Data>) -> Result<PrivInit<'a>>,
+    ) -> Result<Self> {
         #[allow(clippy::let_unit_value)]
         let () = Self::DATA_ALIGN_OK;
         if txqs == 0 || rxqs == 0 {
@@ -639,22 +791,32 @@ impl<T: Operations> Unregistered<T> {
         // SAFETY: The device is new and ours; the tables are constants (`'static`).
         unsafe {
             (*ptr).netdev_ops = &Adapter::<T>::OPS;
-            if T::HAS_QUEUE_STATS_RX || T::HAS_QUEUE_STATS_TX {
+            if T::HAS_QUEUE_STATS_RX || T::HAS_QUEUE_STATS_TX || T::HAS_BASE_STATS {
                 (*ptr).stat_ops = &Adapter::<T>::STAT_OPS;
             }
         }
-        // SAFETY: The device is valid until freed below or by `Drop`.
-        let init = init(unsafe { Device::from_raw(ptr) });
-        // SAFETY: The private area has room for `T::Data` at the alignment checked above and is
-        // pinned: the device never moves, and the data is dropped in place before it is freed.
-        let res = unsafe { init.__pinned_init(bindings::netdev_priv(ptr).cast::<T::Data>()) };
+        let initialized = core::cell::Cell::new(false);
+        let slot = PrivSlot {
+            // SAFETY: The device is valid.
+            ptr: unsafe { bindings::netdev_priv(ptr) }.cast::<T::Data>(),
+            initialized: &initialized,
+            _p: PhantomData,
+        };
+        // SAFETY: The device is valid until freed below or by `Drop`, after `init` returned.
+        let res = init(unsafe { Device::from_raw(ptr) }, slot);
         if let Err(e) = res {
-            // SAFETY: The device is ours and nothing else refers to it; a failed initializer
-            // leaves nothing to drop.
-            unsafe { bindings::free_netdev(ptr) };
+            // SAFETY: The device is ours and nothing else refers to it. Data that was
+            // initialized is dropped first; a failed initializer left nothing to drop.
+            unsafe {
+                if initialized.get() {
+                    core::ptr::drop_in_place(bindings::netdev_priv(ptr).cast::<T::Data>());
+                }
+                bindings::free_netdev(ptr);
+            }
             return Err(e);
         }
-        // INVARIANT: Allocated for `T`, data initialized, not registered, ours.
+        // INVARIANT: Allocated for `T`, data initialized (`PrivInit` only comes from a
+        // successful `PrivSlot::init()` of this call's slot), not registered, ours.
         Ok(Self {
             dev,
             _p: PhantomData,
@@ -712,9 +874,12 @@ impl<T: Operations> Unregistered<T> {
     }
 
     /// Sets the XDP features the device advertises.
+    ///
+    /// `NDO_XMIT` and `NDO_XMIT_SG` are dropped unless `T` implements
+    /// [`Operations::xdp_xmit`]: redirects trust them.
     pub fn set_xdp_features(&mut self, features: XdpFeatures) {
         // SAFETY: The device is ours and not registered: no notifier runs, no RTNL needed.
-        unsafe { bindings::xdp_set_features_flag(self.dev.as_ptr(), features.as_raw()) }
+        unsafe { bindings::xdp_set_features_flag(self.dev.as_ptr(), supported::<T>(features)) }
     }
 
     /// Sets how long a transmit queue may stay stopped before [`Operations::tx_timeout`] is
@@ -747,6 +912,16 @@ impl<T: Operations> Deref for Unregistered<T> {
         // SAFETY: By the type invariants the device is `T`'s and lives as long as `self`.
         unsafe { NetDevice::from_raw(self.dev.as_ptr()) }
     }
+}
+
+/// Returns the raw bits of `features` that `T` supports: devmap redirects to a device that
+/// advertises `NDO_XMIT` without checking for `ndo_xdp_xmit`.
+fn supported<T: Operations>(features: XdpFeatures) -> u32 {
+    let mut bits = features.as_raw();
+    if !T::HAS_XDP_XMIT {
+        bits &= !(XdpFeatures::NDO_XMIT | XdpFeatures::NDO_XMIT_SG).as_raw();
+    }
+    bits
 }
 
 /// Drops the private data of `dev` in place, then frees it.
@@ -813,7 +988,8 @@ struct Adapter<T: Operations>(PhantomData<T>);
 impl<T: Operations> Adapter<T> {
     const OPS: bindings::net_device_ops = bindings::net_device_ops {
         ndo_open: if T::HAS_OPEN { Some(Self::open) } else { None },
-        ndo_stop: if T::HAS_STOP { Some(Self::stop) } else { None },
+        // Always: the adapter disables the NAPI instances the driver left enabled.
+        ndo_stop: Some(Self::stop),
         ndo_start_xmit: Some(Self::start_xmit),
         ndo_get_stats64: if T::HAS_GET_STATS64 {
             Some(Self::get_stats64)
@@ -883,8 +1059,16 @@ impl<T: Operations> Adapter<T> {
     /// Called by the core with one of `T`'s devices, under RTNL.
     unsafe extern "C" fn stop(dev: *mut bindings::net_device) -> crate::ffi::c_int {
         // SAFETY: As in `open()`.
-        let (dev, rtnl) = unsafe { (NetDevice::<T>::from_raw(dev), Rtnl::assume()) };
-        from_result(|| T::stop(dev, rtnl).map(|()| 0))
+        let (ndev, rtnl) = unsafe { (NetDevice::<T>::from_raw(dev), Rtnl::assume()) };
+        let res = if T::HAS_STOP {
+            T::stop(ndev, rtnl)
+        } else {
+            Ok(())
+        };
+        // SAFETY: Every NAPI instance of the device was added by `Napi::new()` (the only way
+        // for a Rust driver); RTNL is held.
+        unsafe { super::napi::disable_all(dev) };
+        from_result(|| res.map(|()| 0))
     }
 
     /// # Safety
@@ -906,14 +1090,23 @@ impl<T: Operations> Adapter<T> {
         };
         // SAFETY: Reads this CPU's transmit state, set by the core for this call.
         let more = unsafe { bindings::netdev_xmit_more() };
-        // SAFETY: The core passes ownership of a valid skb; it is ours until returned.
-        let skb = unsafe { SkBuff::from_raw(NonNull::new_unchecked(skb)) };
-        match T::start_xmit(dev, skb, &Xmit { queue, more }) {
+        // SAFETY: The core passes a valid, so non-null, skb.
+        let ptr = unsafe { NonNull::new_unchecked(skb) };
+        // INVARIANT: The core passes a reference to a valid skb; it is ours until returned.
+        let orig = TxSkb { ptr };
+        match T::start_xmit(dev, orig, &Xmit { queue, more }) {
             TxResult::Ok => bindings::netdev_tx_NETDEV_TX_OK,
-            TxResult::Busy(skb) => {
+            TxResult::Busy(ret) if ret.as_ptr() == skb => {
                 // The core keeps the skb and requeues it.
-                let _ = skb.into_raw();
+                core::mem::forget(ret);
                 bindings::netdev_tx_NETDEV_TX_BUSY
+            }
+            TxResult::Busy(other) => {
+                // Another packet: the core must forget this call's skb, which the driver kept
+                // or freed, and the one returned is freed here.
+                crate::pr_warn!("start_xmit returned busy with another packet\n");
+                drop(other);
+                bindings::netdev_tx_NETDEV_TX_OK
             }
         }
     }

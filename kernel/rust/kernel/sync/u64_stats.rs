@@ -8,8 +8,11 @@
 //! path under the queue's lock) inside an update of the [`U64StatsSync`] that covers it, and
 //! read from anywhere inside [`U64StatsSync::read`]. On 64-bit architectures updates and reads
 //! are plain loads and stores (local64 operations); on 32-bit ones a sequence count makes
-//! readers retry instead of seeing half of a 64-bit value. Concurrent writers on one
-//! `U64StatsSync` do not corrupt memory, but may lose counts.
+//! readers retry instead of seeing half of a 64-bit value.
+//!
+//! Writers must be exclusive, and on 32-bit ones not preempted, or readers may spin forever:
+//! [`U64StatsSync::begin`] is `unsafe`, for the abstractions that own a single writing context
+//! (a NAPI poll, a transmit queue under its lock) to wrap.
 //!
 //! # Examples
 //!
@@ -34,7 +37,9 @@
 //!     GFP_KERNEL,
 //! )?;
 //! {
-//!     let update = stats.sync.begin();
+//!     // SAFETY: This is the only writer; it is not preempted (the doctest may be preempted
+//!     // only on 32-bit architectures, where readers would retry until it resumes).
+//!     let update = unsafe { stats.sync.begin() };
 //!     stats.packets.inc(&update);
 //!     stats.bytes.add(&update, 1514);
 //! }
@@ -43,13 +48,15 @@
 //!
 //! // Past 32 bits.
 //! for _ in 0..3 {
-//!     stats.bytes.add(&stats.sync.begin(), u32::MAX as usize);
+//!     // SAFETY: As above.
+//!     stats.bytes.add(unsafe { &stats.sync.begin() }, u32::MAX as usize);
 //! }
 //! assert_eq!(stats.sync.read(|| stats.bytes.get()), 1514 + 3 * u64::from(u32::MAX));
 //! # Ok::<(), Error>(())
 //! ```
 
 use crate::{bindings, init::PinInit, pin_init, types::Opaque};
+use core::marker::PhantomData;
 use macros::pin_data;
 
 /// The synchronization of a group of [`Counter`]s (`struct u64_stats_sync`).
@@ -66,8 +73,7 @@ pub struct U64StatsSync {
 // SAFETY: Updates and reads may happen on any CPU; the C primitive is made for that.
 unsafe impl Send for U64StatsSync {}
 
-// SAFETY: As above: readers on any CPU, writers serialized by their users (losing counts, not
-// memory safety, otherwise).
+// SAFETY: As above: readers on any CPU; writers are exclusive by the contract of `begin()`.
 unsafe impl Sync for U64StatsSync {}
 
 impl U64StatsSync {
@@ -85,11 +91,18 @@ impl U64StatsSync {
     /// Begins an update of the counters this covers (`u64_stats_update_begin()`), ended when
     /// the returned guard is dropped.
     ///
-    /// Updates of one `U64StatsSync` must not run concurrently (they may lose counts).
-    pub fn begin(&self) -> Update<'_> {
+    /// # Safety
+    ///
+    /// No other update of `self` may run concurrently; the caller must not be preempted until
+    /// the guard is dropped (softirq context, or a lock that disables preemption), and must not
+    /// leak the guard.
+    pub unsafe fn begin(&self) -> Update<'_> {
         // SAFETY: Initialized, by the type invariants; ended by `Update::drop()`.
         unsafe { bindings::u64_stats_update_begin(self.inner.get()) };
-        Update { sync: self }
+        Update {
+            sync: self,
+            _not_send: PhantomData,
+        }
     }
 
     /// Runs `read`, which reads counters this covers, until it ran without a concurrent update
@@ -110,6 +123,7 @@ impl U64StatsSync {
 /// An update of the counters covered by a [`U64StatsSync`], in progress until dropped.
 pub struct Update<'a> {
     sync: &'a U64StatsSync,
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl Drop for Update<'_> {
@@ -123,7 +137,7 @@ impl Drop for Update<'_> {
 #[repr(transparent)]
 pub struct Counter(Opaque<bindings::u64_stats_t>);
 
-// SAFETY: See the module documentation: any CPU may update or read it.
+// SAFETY: Any CPU may read it; updates need an `Update`, which `begin()` makes exclusive.
 unsafe impl Send for Counter {}
 
 // SAFETY: As above.

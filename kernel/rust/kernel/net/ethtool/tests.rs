@@ -10,9 +10,8 @@ use crate::{
     error::to_result,
     kunit::Test,
     kunit_expect, kunit_expect_eq, kunit_test_suite,
-    net::{
-        netdev::{self, Device, NetDevice, Registration, Rtnl, TxResult, Unregistered, Xmit},
-        skbuff::SkBuff,
+    net::netdev::{
+        self, Device, NetDevice, Registration, Rtnl, TxResult, TxSkb, Unregistered, Xmit,
     },
     prelude::*,
 };
@@ -39,7 +38,7 @@ struct Eth;
 impl netdev::Operations for Eth {
     type Data = EthData;
 
-    fn start_xmit(_dev: &NetDevice<Self>, skb: SkBuff, _xmit: &Xmit<'_>) -> TxResult {
+    fn start_xmit(_dev: &NetDevice<Self>, skb: TxSkb, _xmit: &Xmit<'_>) -> TxResult {
         drop(skb);
         TxResult::Ok
     }
@@ -108,13 +107,17 @@ impl Operations for Eth {
 }
 
 fn device() -> Result<Registration<Eth>> {
-    let mut dev = Unregistered::<Eth>::new(1, 1, |_| EthData {
-        link: AtomicBool::new(true),
-        rx_ring: AtomicU32::new(256),
-        tx_ring: AtomicU32::new(256),
-        combined: AtomicU32::new(1),
-        set_calls: AtomicU32::new(0),
-    })?;
+    let mut dev = Unregistered::<Eth>::new(
+        1,
+        1,
+        EthData {
+            link: AtomicBool::new(true),
+            rx_ring: AtomicU32::new(256),
+            tx_ring: AtomicU32::new(256),
+            combined: AtomicU32::new(1),
+            set_calls: AtomicU32::new(0),
+        },
+    )?;
     dev.set_ethtool_ops();
     dev.set_random_mac_address();
     dev.register()
@@ -324,13 +327,17 @@ fn statistics(test: &Test) -> Result {
 
 fn absent_operations(test: &Test) -> Result {
     // A device without ethtool operations: the core's defaults answer.
-    let mut dev = Unregistered::<Eth>::new(1, 1, |_| EthData {
-        link: AtomicBool::new(true),
-        rx_ring: AtomicU32::new(0),
-        tx_ring: AtomicU32::new(0),
-        combined: AtomicU32::new(0),
-        set_calls: AtomicU32::new(0),
-    })?;
+    let mut dev = Unregistered::<Eth>::new(
+        1,
+        1,
+        EthData {
+            link: AtomicBool::new(true),
+            rx_ring: AtomicU32::new(0),
+            tx_ring: AtomicU32::new(0),
+            combined: AtomicU32::new(0),
+            set_calls: AtomicU32::new(0),
+        },
+    )?;
     dev.set_random_mac_address();
     let dev = dev.register()?;
     let user = user_page(test)?;

@@ -11,10 +11,9 @@ use crate::{
     net::{
         netdev::{
             tests::{close, open, settle},
-            NetDevice, Operations, Registration, Rtnl, TxResult, Unregistered, Xmit,
+            NetDevice, Operations, Registration, Rtnl, TxResult, TxSkb, Unregistered, Xmit,
         },
         page_pool::{PagePool, Params},
-        skbuff::SkBuff,
     },
     new_spinlock,
     prelude::*,
@@ -144,16 +143,17 @@ impl Operations for Drv {
         Ok(())
     }
 
-    fn start_xmit(_dev: &NetDevice<Self>, skb: SkBuff, _xmit: &Xmit<'_>) -> TxResult {
+    fn start_xmit(_dev: &NetDevice<Self>, skb: TxSkb, _xmit: &Xmit<'_>) -> TxResult {
         drop(skb);
         TxResult::Ok
     }
 }
 
 fn device() -> Result<Registration<Drv>> {
-    let mut dev = Unregistered::<Drv>::new(1, 1, |dev| {
-        let napi = Napi::new(dev, Rx::new());
-        try_pin_init!(Priv { napi <- napi }? Error)
+    let mut dev = Unregistered::<Drv>::new_with(1, 1, |dev, slot| {
+        slot.init(try_pin_init!(Priv {
+            napi <- Napi::new(dev, Rx::new()),
+        }? Error))
     })?;
     dev.set_random_mac_address();
     dev.register()

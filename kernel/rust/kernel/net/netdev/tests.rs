@@ -5,7 +5,7 @@
 
 use super::{
     is_valid_ether_addr, Device, LinkStats64, MacAddress, NetDevice, Operations, QueueStatsRx,
-    QueueStatsTx, Rtnl, StopResult, TxQueue, TxResult, Unregistered, WakeResult, Xmit,
+    QueueStatsTx, Rtnl, StopResult, TxQueue, TxResult, TxSkb, Unregistered, WakeResult, Xmit,
 };
 use crate::{
     bindings, c_str, error::to_result, kunit::Test, kunit_expect, kunit_expect_eq,
@@ -92,7 +92,7 @@ impl Operations for Dummy {
         Ok(())
     }
 
-    fn start_xmit(dev: &NetDevice<Self>, skb: SkBuff, xmit: &Xmit<'_>) -> TxResult {
+    fn start_xmit(dev: &NetDevice<Self>, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
         let d = dev.data();
         // Only the test's frames: the stack sends its own (IPv6 neighbour discovery, for one)
         // once the device is up.
@@ -110,7 +110,7 @@ impl Operations for Dummy {
         if xmit.sent(skb.len()) {
             d.doorbells.fetch_add(1, Relaxed);
         }
-        xmit.queue().maybe_stop(|| d.ring_free.load(Relaxed), 1, 2);
+        xmit.maybe_stop(|| d.ring_free.load(Relaxed), 1, 2);
         skb.consume();
         TxResult::Ok
     }
@@ -154,7 +154,7 @@ struct Minimal;
 impl Operations for Minimal {
     type Data = ();
 
-    fn start_xmit(_dev: &NetDevice<Self>, skb: SkBuff, _xmit: &Xmit<'_>) -> TxResult {
+    fn start_xmit(_dev: &NetDevice<Self>, skb: TxSkb, _xmit: &Xmit<'_>) -> TxResult {
         drop(skb);
         TxResult::Ok
     }
@@ -162,7 +162,7 @@ impl Operations for Minimal {
 
 /// A `Dummy` device with an address, which `dev_open()` requires.
 fn dummy() -> Result<Unregistered<Dummy>> {
-    let mut dev = Unregistered::new(1, 1, |_| DummyData::new())?;
+    let mut dev = Unregistered::new(1, 1, DummyData::new())?;
     dev.set_random_mac_address();
     Ok(dev)
 }
@@ -260,7 +260,7 @@ fn set_mtu(dev: &Device, mtu: i32) -> Result {
 
 fn alloc_and_setup(test: &Test) -> Result {
     let dropped = DROPPED.load(Relaxed);
-    let mut dev = Unregistered::<Dummy>::new(4, 2, |_| DummyData::new())?;
+    let mut dev = Unregistered::<Dummy>::new(4, 2, DummyData::new())?;
     kunit_expect_eq!(test, dev.num_tx_queues(), 4);
     kunit_expect_eq!(test, dev.num_rx_queues(), 2);
     kunit_expect!(test, dev.tx_queue(3).is_some());
@@ -290,20 +290,22 @@ fn alloc_and_setup(test: &Test) -> Result {
     kunit_expect_eq!(test, dev.set_name(c_str!("a/b")), Err(EINVAL));
     kunit_expect_eq!(test, dev.set_name(c_str!("0123456789abcdef")), Err(EINVAL));
 
-    kunit_expect_eq!(
-        test,
-        Unregistered::<Dummy>::new(0, 1, |_| DummyData::new()).err(),
-        Some(EINVAL)
-    );
     drop(dev);
     kunit_expect_eq!(test, DROPPED.load(Relaxed), dropped + 1);
+    // No queues: refused; the data given (a value) is dropped unused.
+    kunit_expect_eq!(
+        test,
+        Unregistered::<Dummy>::new(0, 1, DummyData::new()).err(),
+        Some(EINVAL)
+    );
+    kunit_expect_eq!(test, DROPPED.load(Relaxed), dropped + 2);
     Ok(())
 }
 
 fn init_failure_drops_partial_data(test: &Test) -> Result {
     let dropped = DROPPED.load(Relaxed);
     let fail = || -> Result<AtomicU32> { Err(ENOSPC) };
-    let res = Unregistered::<Dummy>::new(1, 1, |_| {
+    let res = Unregistered::<Dummy>::new(1, 1, {
         try_init!(DummyData {
             _tracker: Tracker,
             fail_open: AtomicBool::new(false),
@@ -322,6 +324,14 @@ fn init_failure_drops_partial_data(test: &Test) -> Result {
     kunit_expect_eq!(test, res.err(), Some(ENOSPC));
     // The field initialized before the failure was dropped, once.
     kunit_expect_eq!(test, DROPPED.load(Relaxed), dropped + 1);
+
+    // Data initialized, then a failure: the data is dropped with the device.
+    let res = Unregistered::<Dummy>::new_with(1, 1, |_, slot| {
+        slot.init(DummyData::new())?;
+        Err(ENOSPC)
+    });
+    kunit_expect_eq!(test, res.err(), Some(ENOSPC));
+    kunit_expect_eq!(test, DROPPED.load(Relaxed), dropped + 2);
     Ok(())
 }
 
@@ -445,7 +455,7 @@ fn queue_stop_wake_bql(test: &Test) -> Result {
     // Complete one: still below the start threshold, the queue stays stopped.
     d.ring_free.fetch_add(1, Relaxed);
     // SAFETY: This test is the only completion context of the queue; 64 bytes were sent.
-    let wake = unsafe { queue.completed_wake(1, 64, || d.ring_free.load(Relaxed), 2, false) };
+    let wake = unsafe { queue.completed_wake(1, 64, || d.ring_free.load(Relaxed), 2, || false) };
     kunit_expect_eq!(test, wake, WakeResult::NoRoom);
     kunit_expect!(test, queue.is_stopped());
     // Complete the rest: woken, and the held packet goes out.
@@ -457,7 +467,7 @@ fn queue_stop_wake_bql(test: &Test) -> Result {
             (RING - 1) * 64,
             || d.ring_free.load(Relaxed),
             2,
-            false,
+            || false,
         )
     };
     kunit_expect_eq!(test, wake, WakeResult::Woken);
@@ -465,7 +475,7 @@ fn queue_stop_wake_bql(test: &Test) -> Result {
     kunit_expect!(test, !queue.is_stopped());
     d.ring_free.fetch_add(1, Relaxed);
     // SAFETY: As above.
-    let wake = unsafe { queue.completed_wake(1, 64, || d.ring_free.load(Relaxed), 2, false) };
+    let wake = unsafe { queue.completed_wake(1, 64, || d.ring_free.load(Relaxed), 2, || false) };
     kunit_expect_eq!(test, wake, WakeResult::Running);
 
     // BQL balanced: everything queued was completed.
@@ -535,7 +545,7 @@ fn mtu_and_mac_changes(test: &Test) -> Result {
 
     // A driver without `set_mac_address`: the core's answer; without `change_mtu`: the core
     // changes the MTU alone.
-    let min = Unregistered::<Minimal>::new(1, 1, |_| ())?.register()?;
+    let min = Unregistered::<Minimal>::new(1, 1, ())?.register()?;
     kunit_expect_eq!(test, set_mac(&min, &[2, 0, 0, 0, 0, 10]), Err(EOPNOTSUPP));
     set_mtu(&min, 1400)?;
     kunit_expect_eq!(test, min.mtu(), 1400);
@@ -544,7 +554,7 @@ fn mtu_and_mac_changes(test: &Test) -> Result {
 
 fn ops_tables(test: &Test) -> Result {
     let full = dummy()?;
-    let min = Unregistered::<Minimal>::new(1, 1, |_| ())?;
+    let min = Unregistered::<Minimal>::new(1, 1, ())?;
     // SAFETY: Both devices are valid; their tables are static.
     let (f, m) = unsafe { (&*(*full.as_ptr()).netdev_ops, &*(*min.as_ptr()).netdev_ops) };
     kunit_expect!(test, f.ndo_open.is_some() && f.ndo_stop.is_some());
@@ -553,7 +563,7 @@ fn ops_tables(test: &Test) -> Result {
         f.ndo_set_mac_address.is_some() && f.ndo_change_mtu.is_some()
     );
     kunit_expect!(test, m.ndo_start_xmit.is_some());
-    kunit_expect!(test, m.ndo_open.is_none() && m.ndo_stop.is_none());
+    kunit_expect!(test, m.ndo_open.is_none());
     kunit_expect!(
         test,
         m.ndo_get_stats64.is_none() && m.ndo_tx_timeout.is_none()

@@ -16,9 +16,10 @@ use crate::{
     kunit::Test,
     kunit_expect, kunit_expect_eq, kunit_test_suite,
     net::{
-        netdev::{Device, NetDevice, Operations, Rtnl, TestDevice, TxResult, Unregistered, Xmit},
+        netdev::{
+            Device, NetDevice, Operations, Rtnl, TestDevice, TxResult, TxSkb, Unregistered, Xmit,
+        },
         page_pool::{PagePool, Params},
-        skbuff::SkBuff,
     },
     prelude::*,
     sync::rcu,
@@ -323,7 +324,7 @@ struct XdpData {
 impl Operations for XdpDrv {
     type Data = XdpData;
 
-    fn start_xmit(_dev: &NetDevice<Self>, skb: SkBuff, _xmit: &Xmit<'_>) -> TxResult {
+    fn start_xmit(_dev: &NetDevice<Self>, skb: TxSkb, _xmit: &Xmit<'_>) -> TxResult {
         drop(skb);
         TxResult::Ok
     }
@@ -346,6 +347,19 @@ impl Operations for XdpDrv {
         if flush {
             d.flushes.fetch_add(1, Relaxed);
         }
+    }
+}
+
+/// A driver with native XDP but no `ndo_xdp_xmit`.
+struct NoXmit;
+
+#[vtable]
+impl Operations for NoXmit {
+    type Data = ();
+
+    fn start_xmit(_dev: &NetDevice<Self>, skb: TxSkb, _xmit: &Xmit<'_>) -> TxResult {
+        drop(skb);
+        TxResult::Ok
     }
 }
 
@@ -382,19 +396,31 @@ fn ndo_bpf(dev: &Device, command: bindings::bpf_netdev_command, prog: Option<&Pr
 }
 
 fn device_xdp_ops(test: &Test) -> Result {
-    let mut dev = Unregistered::<XdpDrv>::new(1, 1, |_| XdpData {
-        prog: ProgSlot::default(),
-        refuse: AtomicBool::new(false),
-        room: AtomicU32::new(2),
-        taken: AtomicU32::new(0),
-        flushes: AtomicU32::new(0),
-    })?;
+    let mut dev = Unregistered::<XdpDrv>::new(
+        1,
+        1,
+        XdpData {
+            prog: ProgSlot::default(),
+            refuse: AtomicBool::new(false),
+            room: AtomicU32::new(2),
+            taken: AtomicU32::new(0),
+            flushes: AtomicU32::new(0),
+        },
+    )?;
     let all = Features::BASIC | Features::REDIRECT | Features::NDO_XMIT;
     dev.set_xdp_features(all);
     kunit_expect_eq!(test, dev.xdp_features(), all);
     kunit_expect!(test, dev.xdp_features().contains(Features::REDIRECT));
     kunit_expect!(test, !dev.xdp_features().contains(Features::RX_SG));
     kunit_expect_eq!(test, Features::from_raw(u32::MAX).as_raw() & !0x7f, 0);
+    // Without `xdp_xmit`, a device may not claim to transmit redirected frames.
+    let mut min = Unregistered::<NoXmit>::new(1, 1, ())?;
+    min.set_xdp_features(all);
+    kunit_expect_eq!(
+        test,
+        min.xdp_features(),
+        Features::BASIC | Features::REDIRECT
+    );
     dev.set_random_mac_address();
     let dev = dev.register()?;
     {
