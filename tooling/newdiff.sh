@@ -50,7 +50,7 @@ while read -r p; do
 		continue
 	fi
 	d=$TOP/series/$p/upstream.diff
-	[ -f "$d" ] || continue
+	[ -s "$d" ] || continue
 	if [ -n "$seen" ]; then
 		later=("$d" "${later[@]}")
 		continue
