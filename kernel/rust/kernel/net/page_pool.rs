@@ -63,6 +63,9 @@ pub struct Params<'a> {
     flags: u32,
     offset: u32,
     max_len: u32,
+    napi: *mut bindings::napi_struct,
+    netdev: *mut bindings::net_device,
+    queue_idx: u32,
 }
 
 impl<'a> Params<'a> {
@@ -80,6 +83,9 @@ impl<'a> Params<'a> {
             flags: 0,
             offset: 0,
             max_len: 0,
+            napi: ptr::null_mut(),
+            netdev: ptr::null_mut(),
+            queue_idx: 0,
         }
     }
 
@@ -125,6 +131,34 @@ impl<'a> Params<'a> {
         self
     }
 
+    /// Binds the pool to the NAPI instance that allocates from it (`page_pool_params.napi`):
+    /// pages freed in that instance's softirq context then go straight back into the pool's
+    /// lockless cache.
+    ///
+    /// # Safety
+    ///
+    /// `napi` must be an added NAPI instance that only allocates from the pool in its poll (or
+    /// while it is disabled), and the pool must be dropped while the instance is disabled and
+    /// before it is deleted (`netif_napi_del()`).
+    pub unsafe fn napi(mut self, napi: *mut bindings::napi_struct) -> Self {
+        self.napi = napi;
+        self
+    }
+
+    /// Reports the pool to user space as serving receive queue `queue_idx` of `netdev`
+    /// (`page_pool_params.netdev` and `queue_idx`, listed by the netdev netlink family).
+    ///
+    /// # Safety
+    ///
+    /// `netdev` must be registered when the pool is created and stay allocated until the pool
+    /// is dropped (unregistering moves its pools to the loopback device, but a device freed
+    /// without being unregistered would leave the pool on its list).
+    pub unsafe fn netdev(mut self, netdev: *mut bindings::net_device, queue_idx: u32) -> Self {
+        self.netdev = netdev;
+        self.queue_idx = queue_idx;
+        self
+    }
+
     fn to_raw(self) -> bindings::page_pool_params {
         // SAFETY: `page_pool_params` is a C struct of integers and pointers for which all-zeroes
         // is valid and means "not set".
@@ -136,6 +170,9 @@ impl<'a> Params<'a> {
         p.__bindgen_anon_1.fast.dma_dir = self.dma_dir.as_raw();
         p.__bindgen_anon_1.fast.max_len = self.max_len;
         p.__bindgen_anon_1.fast.offset = self.offset;
+        p.__bindgen_anon_1.fast.napi = self.napi;
+        p.__bindgen_anon_2.slow.netdev = self.netdev;
+        p.__bindgen_anon_2.slow.queue_idx = self.queue_idx;
         p.__bindgen_anon_2.slow.flags = self.flags;
         p
     }
@@ -165,8 +202,12 @@ unsafe impl Send for PagePool {}
 // SAFETY: The methods taking `&PagePool` only read counters with single loads.
 unsafe impl Sync for PagePool {}
 
+// The handle is a pointer and may be moved; only the `PhantomData` of `ARef<Device>` would
+// make it `!Unpin`.
+impl Unpin for PagePool {}
+
 #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
-mod tests;
+pub(crate) mod tests;
 
 impl PagePool {
     /// Creates a page pool.
@@ -204,7 +245,7 @@ impl PagePool {
         // INVARIANT: `page_pool_create()` returned a valid pool.
         Ok(Self {
             ptr: NonNull::new(ptr).ok_or(ENOMEM)?,
-            has_napi: false,
+            has_napi: !params.napi.is_null(),
             _dev: params.dev.map(ARef::from),
         })
     }

@@ -9,7 +9,7 @@ use crate::{
 };
 
 /// Registers a KUnit-managed device that can do 64-bit DMA, released when the case ends.
-fn dma_device(test: &Test) -> Result<&Device> {
+pub(crate) fn dma_device(test: &Test) -> Result<&Device> {
     // SAFETY: `test` is the running case; the name is a `'static` NUL-terminated string.
     let dev = unsafe {
         bindings::kunit_device_register(test.as_ptr(), c_str!("rust-pp-dma").as_char_ptr())
