@@ -382,6 +382,13 @@ impl RunContext {
     }
 }
 
+/// Reports an XDP exception on `dev` (`trace_xdp_exception()`): an aborted program, or a
+/// verdict that could not be carried out, such as a frame that could not be transmitted.
+pub fn trace_exception(dev: &Device, prog: ProgRef<'_>, action: Action) {
+    // SAFETY: The device and the program are valid; the tracepoint only reads them.
+    unsafe { bindings::trace_xdp_exception(dev.as_ptr(), prog.as_ptr(), action.as_raw()) };
+}
+
 /// The XDP registration of a receive queue (`struct xdp_rxq_info`), with the page-pool memory
 /// model; unregistered on drop.
 ///
@@ -584,10 +591,12 @@ impl<'a> XdpBuff<'a> {
     /// Reports an XDP exception (`trace_xdp_exception()`): an aborted program, or a verdict
     /// that could not be carried out.
     pub fn trace_exception(&self, prog: ProgRef<'_>, action: Action) {
-        // SAFETY: The device of a registered queue and the program are valid.
-        unsafe {
-            bindings::trace_xdp_exception((*self.raw.rxq).dev, prog.as_ptr(), action.as_raw())
-        };
+        // SAFETY: The device of a registered queue is valid.
+        trace_exception(
+            unsafe { Device::from_raw((*self.raw.rxq).dev) },
+            prog,
+            action,
+        );
     }
 
     /// Gives the buffer back with the data window the program left: `(page, headroom, len)`,
@@ -741,4 +750,4 @@ impl Drop for FrameBulk<'_> {
 }
 
 #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
-mod tests;
+pub(crate) mod tests;

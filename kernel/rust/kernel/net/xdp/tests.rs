@@ -93,7 +93,7 @@ fn load(insns: &[u64]) -> Result<Prog> {
 }
 
 /// A program returning `act`.
-fn returning(act: u32) -> Result<Prog> {
+pub(crate) fn returning(act: u32) -> Result<Prog> {
     load(&[insn(MOV_K, 0, 0, 0, act as i32), insn(EXIT, 0, 0, 0, 0)])
 }
 
