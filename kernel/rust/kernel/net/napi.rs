@@ -14,6 +14,13 @@
 //! in softirq context: it gives the NAPI-only paths (`napi_alloc_skb()`, `napi_build_skb()`,
 //! `napi_consume_skb()`, GRO, running XDP) and completes the poll (`napi_complete_done()`).
 //!
+//! Besides the data it shares with the rest of the driver, an instance owns a [`Poll::State`]:
+//! what only the poll works on, such as a receive ring. The poll gets it mutably, without a
+//! lock, because the C core never runs two polls of one instance at once; the driver's control
+//! path reaches it with [`Napi::with_state`] under RTNL while the instance is disabled. The
+//! state is pinned inside the instance: it is dropped in place, after the instance is disabled
+//! and before it is deleted, which is the order page pools bound to it need.
+//!
 //! # Examples
 //!
 //! ```
@@ -25,7 +32,10 @@
 //! struct Rx;
 //!
 //! impl Poll for Rx {
-//!     fn poll(&self, ctx: &mut PollContext<'_>) -> u32 {
+//!     /// Packets received so far.
+//!     type State = u64;
+//!
+//!     fn poll(&self, _received: Pin<&mut u64>, ctx: &mut PollContext<'_>) -> u32 {
 //!         if ctx.complete_done(0) {
 //!             // Re-enable the queue's interrupt here.
 //!         }
@@ -46,8 +56,9 @@
 //!     type Data = Priv;
 //!
 //!     fn open(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
-//!         dev.data().napi.enable(rtnl);
-//!         Ok(())
+//!         // Set up the state while the instance cannot run, then let it.
+//!         dev.data().napi.with_state(rtnl, |mut received| *received = 0)?;
+//!         dev.data().napi.enable(rtnl)
 //!     }
 //!
 //!     fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
@@ -63,12 +74,16 @@
 //!
 //! let dev = Unregistered::<Drv>::new_with(1, 1, |dev, slot| {
 //!     slot.init(try_pin_init!(Priv {
-//!         napi <- Napi::new(dev, Rx),
+//!         napi <- Napi::new(dev, Rx, 0),
 //!     }? Error))
 //! })?;
 //! // Disabled until the device is opened: scheduling is refused.
 //! assert!(!dev.data().napi.is_enabled());
 //! assert!(!dev.data().napi.schedule());
+//! // Its state is reachable under RTNL while it is disabled.
+//! let rtnl = Rtnl::lock();
+//! assert_eq!(dev.data().napi.with_state(&rtnl, |received| *received), Ok(0));
+//! drop(rtnl);
 //! # Ok::<(), Error>(())
 //! ```
 
@@ -77,7 +92,7 @@ use crate::{
     error::{code::*, Error, Result},
     init::{self, PinInit},
     net::{
-        netdev::{Device, Rtnl},
+        netdev::{Device, Rtnl, TxSkb},
         page_pool::PoolPage,
         skbuff::{BuildError, DropReason, SkBuff},
         xdp::RunContext,
@@ -85,13 +100,20 @@ use crate::{
     types::Opaque,
 };
 use core::{
+    cell::UnsafeCell,
     marker::PhantomData,
+    mem::ManuallyDrop,
+    pin::Pin,
     ptr::{addr_of_mut, NonNull},
     sync::atomic::{AtomicBool, Ordering::Relaxed},
 };
 
 /// The work of a NAPI instance.
 pub trait Poll: Send + Sync + Sized {
+    /// The state only the poll works on (and the control path, while the instance is
+    /// disabled: [`Napi::with_state`]).
+    type State: Send;
+
     /// Processes up to `ctx.budget()` units of work (received packets; transmit completions
     /// do not count) and returns how many it processed.
     ///
@@ -99,7 +121,7 @@ pub trait Poll: Send + Sync + Sized {
     /// [`PollContext::complete_done`], and re-enables the device's interrupts only if that
     /// returns `true`. When it used the whole budget, it returns the budget without completing
     /// and is polled again. A return value above the budget is taken as the budget.
-    fn poll(&self, ctx: &mut PollContext<'_>) -> u32;
+    fn poll(&self, state: Pin<&mut Self::State>, ctx: &mut PollContext<'_>) -> u32;
 }
 
 /// The part of every [`Napi`] that does not depend on its data: what the device's `ndo_stop`
@@ -108,6 +130,7 @@ pub trait Poll: Send + Sync + Sized {
 struct Header {
     napi: Opaque<bindings::napi_struct>,
     enabled: AtomicBool,
+    state_borrowed: AtomicBool,
 }
 
 /// A NAPI instance (`struct napi_struct`) with the data it polls.
@@ -117,17 +140,23 @@ struct Header {
 /// - `hdr.napi` was added to the device whose private area holds `self`, with `T`'s poll
 ///   callback, and is deleted only when `self` is dropped, before the device is freed.
 /// - `hdr.enabled` is whether `hdr.napi` is enabled; it changes only under RTNL or on drop.
+/// - `state` is initialized and pinned until `self` is dropped. It is accessed only by the poll
+///   (which owns the instance, so it is enabled), and under RTNL while the instance is disabled
+///   with `hdr.state_borrowed` set; the instance is not enabled while `hdr.state_borrowed` is
+///   set. It is dropped after the instance is disabled and before it is deleted.
 #[repr(C)]
 pub struct Napi<T: Poll> {
     hdr: Header,
     data: T,
+    state: ManuallyDrop<UnsafeCell<T::State>>,
 }
 
-// SAFETY: The C core polls the instance on any CPU; `T` is `Send`.
+// SAFETY: The C core polls the instance on any CPU; `T` and `T::State` are `Send`.
 unsafe impl<T: Poll> Send for Napi<T> {}
 
 // SAFETY: Scheduling is allowed from any context, and enabling or disabling needs RTNL; `T`
-// is `Sync`.
+// is `Sync`. `T::State` is only `Send`: it is reached by one context at a time (the poll, or
+// the RTNL holder while the instance is disabled), never shared.
 unsafe impl<T: Poll> Sync for Napi<T> {}
 
 /// The kind of a device queue a NAPI instance serves.
@@ -140,7 +169,8 @@ pub enum QueueKind {
 }
 
 impl<T: Poll> Napi<T> {
-    /// Initializes a NAPI instance of `dev` with `data` (`netif_napi_add()`), disabled.
+    /// Initializes a NAPI instance of `dev` with `data` and the poll's `state`
+    /// (`netif_napi_add()`), disabled.
     ///
     /// Fails with `EINVAL` unless it is initialized inside the private data of `dev`, which
     /// ties its life to the device's: see
@@ -148,6 +178,7 @@ impl<T: Poll> Napi<T> {
     pub fn new<'a>(
         dev: &'a Device,
         data: impl PinInit<T, Error> + 'a,
+        state: impl PinInit<T::State, Error> + 'a,
     ) -> impl PinInit<Self, Error> + 'a
     where
         T: 'a,
@@ -163,10 +194,20 @@ impl<T: Poll> Napi<T> {
             // SAFETY: `slot` is valid for writes of a `Self`, pinned, as the initializer contract
             // says.
             unsafe { data.__pinned_init(addr_of_mut!((*slot).data))? };
+            // `ManuallyDrop` and `UnsafeCell` are `repr(transparent)`.
+            // SAFETY: As above.
+            let state_ptr = unsafe { addr_of_mut!((*slot).state) }.cast::<T::State>();
+            // SAFETY: As above.
+            if let Err(e) = unsafe { state.__pinned_init(state_ptr) } {
+                // SAFETY: `data` was initialized above and is not used again.
+                unsafe { core::ptr::drop_in_place(addr_of_mut!((*slot).data)) };
+                return Err(e);
+            }
             // SAFETY: As above; the NAPI structure is zeroed before it is added, as the C core
             // expects of one that is not in use. From here on nothing fails.
             unsafe {
                 addr_of_mut!((*slot).hdr.enabled).write(AtomicBool::new(false));
+                addr_of_mut!((*slot).hdr.state_borrowed).write(AtomicBool::new(false));
                 let napi = Opaque::raw_get(addr_of_mut!((*slot).hdr.napi));
                 napi.write_bytes(0, 1);
                 bindings::netif_napi_add_weight(
@@ -184,8 +225,20 @@ impl<T: Poll> Napi<T> {
         unsafe { init::pin_init_from_closure(init) }
     }
 
-    fn as_ptr(&self) -> *mut bindings::napi_struct {
+    pub(crate) fn as_ptr(&self) -> *mut bindings::napi_struct {
         self.hdr.napi.get()
+    }
+
+    /// Returns where the poll's state lives, to recognise it.
+    pub(crate) fn state_ptr(&self) -> *const T::State {
+        self.state.get()
+    }
+
+    /// Returns the device the instance polls for.
+    pub fn device(&self) -> &Device {
+        // SAFETY: The instance is added to its device, which outlives it by the type
+        // invariants; the pointer is set when it is added.
+        unsafe { Device::from_raw((*self.as_ptr()).dev) }
     }
 
     /// Returns the data this instance polls.
@@ -201,12 +254,19 @@ impl<T: Poll> Napi<T> {
     }
 
     /// Enables polling (`napi_enable()`); does nothing if enabled.
-    pub fn enable(&self, _rtnl: &Rtnl) {
+    ///
+    /// Fails with `EBUSY` inside [`Napi::with_state`]: the poll must not run while the control
+    /// path holds its state.
+    pub fn enable(&self, _rtnl: &Rtnl) -> Result {
+        if self.hdr.state_borrowed.load(Relaxed) {
+            return Err(EBUSY);
+        }
         if !self.hdr.enabled.load(Relaxed) {
             // SAFETY: The instance is added and disabled; RTNL serializes the state changes.
             unsafe { bindings::napi_enable(self.as_ptr()) };
             self.hdr.enabled.store(true, Relaxed);
         }
+        Ok(())
     }
 
     /// Disables polling, waiting for a running poll to finish (`napi_disable()`); does nothing
@@ -222,6 +282,35 @@ impl<T: Poll> Napi<T> {
     /// Returns whether the instance is enabled.
     pub fn is_enabled(&self) -> bool {
         self.hdr.enabled.load(Relaxed)
+    }
+
+    /// Runs `f` on the poll's state, from the control path: typically to set up a receive ring
+    /// before [`Napi::enable`] and to tear it down after [`Napi::disable`].
+    ///
+    /// Fails with `EBUSY`, without calling `f`, if the instance is enabled (a poll may be
+    /// running) or its state is already borrowed (a nested call).
+    pub fn with_state<R>(
+        &self,
+        _rtnl: &Rtnl,
+        f: impl FnOnce(Pin<&mut T::State>) -> R,
+    ) -> Result<R> {
+        if self.hdr.enabled.load(Relaxed) || self.hdr.state_borrowed.load(Relaxed) {
+            return Err(EBUSY);
+        }
+        // Reset on the way out, also if `f` panics.
+        struct Borrow<'a>(&'a AtomicBool);
+        impl Drop for Borrow<'_> {
+            fn drop(&mut self) {
+                self.0.store(false, Relaxed);
+            }
+        }
+        self.hdr.state_borrowed.store(true, Relaxed);
+        let _borrow = Borrow(&self.hdr.state_borrowed);
+        // SAFETY: By the type invariants the state is initialized. The instance is disabled, so
+        // no poll runs (`napi_disable()` waited for the last one), and it cannot be enabled
+        // while `state_borrowed` is set; RTNL, which every other caller holds, and the flag
+        // exclude any other control-path access. The state is pinned inside the instance.
+        Ok(f(unsafe { Pin::new_unchecked(&mut *self.state.get()) }))
     }
 
     /// Schedules a poll (`napi_schedule()`); returns `false` if one was already scheduled or
@@ -324,6 +413,11 @@ impl<T: Poll> Napi<T> {
         // SAFETY: `napi` is the first field of a `Napi<T>` (`repr(C)`, `Header` first), by the
         // safety requirements.
         let this = unsafe { &*napi.cast::<Self>() };
+        // SAFETY: The state is initialized. This poll owns the instance, which is therefore
+        // enabled and its state not borrowed by the control path; the C core runs one poll of
+        // an instance at a time. The reference does not outlive the poll. The state is pinned
+        // inside the instance.
+        let state = unsafe { Pin::new_unchecked(&mut *this.state.get()) };
         let budget = u32::try_from(budget).unwrap_or(0);
         let mut ctx = PollContext {
             napi,
@@ -335,7 +429,7 @@ impl<T: Poll> Napi<T> {
             xdp: unsafe { RunContext::assume() },
             _p: PhantomData,
         };
-        let mut work = T::poll(&this.data, &mut ctx).min(budget);
+        let mut work = T::poll(&this.data, state, &mut ctx).min(budget);
         if !ctx.completed && work < budget {
             // The driver neither used its budget nor completed: complete for it, or the
             // instance would stay scheduled forever and never disable. Its interrupts stay off.
@@ -350,6 +444,16 @@ impl<T: Poll> Napi<T> {
         }
         work as crate::ffi::c_int
     }
+}
+
+/// Returns whether the instance `napi` is enabled.
+///
+/// # Safety
+///
+/// `napi` must be the instance of a live [`Napi`].
+pub(crate) unsafe fn is_enabled_raw(napi: *mut bindings::napi_struct) -> bool {
+    // SAFETY: By the safety requirements `napi` is the start of the `Header` of a `Napi`.
+    unsafe { (*napi.cast::<Header>()).enabled.load(Relaxed) }
 }
 
 /// Disables the NAPI instances of `dev` that are still enabled.
@@ -387,8 +491,13 @@ impl<T: Poll> Drop for Napi<T> {
             if *self.hdr.enabled.get_mut() {
                 bindings::napi_disable(self.as_ptr());
             }
-            bindings::netif_napi_del(self.as_ptr());
         }
+        // SAFETY: The state is initialized and, with the instance disabled, no longer used. It
+        // goes before the instance is deleted: page pools bound to the instance must be
+        // destroyed first, as in C.
+        unsafe { ManuallyDrop::drop(&mut self.state) };
+        // SAFETY: As above.
+        unsafe { bindings::netif_napi_del(self.as_ptr()) };
     }
 }
 
@@ -426,6 +535,11 @@ pub enum GroResult {
 }
 
 impl PollContext<'_> {
+    /// Returns the instance being polled.
+    pub(crate) fn napi_ptr(&self) -> *mut bindings::napi_struct {
+        self.napi
+    }
+
     /// Returns the budget of this poll: the most units of work it may process. A budget of 0
     /// (netpoll) allows transmit completions only.
     pub fn budget(&self) -> u32 {
@@ -481,6 +595,15 @@ impl PollContext<'_> {
         let skb = skb.into_raw();
         // SAFETY: We owned the only reference. Softirq context; with a budget of 0 (netpoll,
         // maybe with interrupts off) the C function takes the any-context path itself.
+        unsafe { bindings::napi_consume_skb(skb.as_ptr(), self.budget as i32) }
+    }
+
+    /// Frees a transmitted packet as [`PollContext::consume_skb`] does: drops this user's
+    /// reference (`napi_consume_skb()` also handles packets with other users).
+    pub fn consume_tx_skb(&self, skb: TxSkb) {
+        let skb = core::mem::ManuallyDrop::new(skb);
+        // SAFETY: We held one reference, which the call takes. Softirq context; with a budget
+        // of 0 the C function takes the any-context path itself.
         unsafe { bindings::napi_consume_skb(skb.as_ptr(), self.budget as i32) }
     }
 

@@ -253,8 +253,9 @@ impl SkBuff {
 
     /// Returns the length of the linear data (the part in the skb head).
     pub fn headlen(&self) -> u32 {
-        // SAFETY: By the type invariants the skb is valid.
-        unsafe { bindings::skb_headlen(self.as_ptr()) }
+        let skb = self.as_ptr();
+        // SAFETY: By the type invariants the skb is valid. `skb_headlen()`, read in place.
+        unsafe { (*skb).len - (*skb).data_len }
     }
 
     /// Returns the free space before the data.

@@ -15,9 +15,7 @@ use crate::{
         },
         page_pool::{PagePool, Params},
     },
-    new_spinlock,
     prelude::*,
-    sync::SpinLock,
 };
 use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
@@ -32,7 +30,7 @@ const FROM_SKB: u32 = 1;
 const FROM_POOL: u32 = 2;
 
 /// The work of the test's NAPI instance: `work` units, each a received frame if `source`
-/// says so.
+/// says so. Its poll state is the page pool of the frames built around pool pages.
 #[pin_data]
 struct Rx {
     work: AtomicU32,
@@ -45,8 +43,6 @@ struct Rx {
     received: AtomicU32,
     consumed: AtomicU32,
     bad_len_refused: AtomicU32,
-    #[pin]
-    pool: SpinLock<Option<PagePool>>,
 }
 
 impl Rx {
@@ -62,12 +58,11 @@ impl Rx {
             received: AtomicU32::new(0),
             consumed: AtomicU32::new(0),
             bad_len_refused: AtomicU32::new(0),
-            pool <- new_spinlock!(None),
         }? Error)
     }
 
     /// Receives one frame through `ctx`.
-    fn receive(&self, ctx: &mut PollContext<'_>) -> Result {
+    fn receive(&self, pool: &mut Option<PagePool>, ctx: &mut PollContext<'_>) -> Result {
         let mut skb = match self.source.load(Relaxed) {
             FROM_SKB => {
                 let mut skb = ctx.alloc_skb(FRAME)?;
@@ -75,7 +70,7 @@ impl Rx {
                 skb
             }
             FROM_POOL => {
-                let page = self.pool.lock().as_mut().ok_or(EINVAL)?.alloc_page()?;
+                let page = pool.as_mut().ok_or(EINVAL)?.alloc_page()?;
                 ctx.build_skb(page, HEADROOM, FRAME).map_err(|e| e.error)?
             }
             _ => return Ok(()),
@@ -93,7 +88,9 @@ impl Rx {
 }
 
 impl Poll for Rx {
-    fn poll(&self, ctx: &mut PollContext<'_>) -> u32 {
+    type State = Option<PagePool>;
+
+    fn poll(&self, mut pool: Pin<&mut Option<PagePool>>, ctx: &mut PollContext<'_>) -> u32 {
         self.polls.fetch_add(1, Relaxed);
         self.last_budget.store(ctx.budget(), Relaxed);
         // The NAPI skb cache: an skb allocated and consumed again.
@@ -108,7 +105,7 @@ impl Poll for Rx {
         while done < ctx.budget() && self.work.load(Relaxed) > 0 {
             self.work.fetch_sub(1, Relaxed);
             done += 1;
-            let _ = self.receive(ctx);
+            let _ = self.receive(&mut pool, ctx);
         }
         self.attempts.fetch_add(1, Relaxed);
         if ctx.complete_done(done) {
@@ -134,8 +131,7 @@ impl Operations for Drv {
     type Data = Priv;
 
     fn open(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
-        dev.data().napi.enable(rtnl);
-        Ok(())
+        dev.data().napi.enable(rtnl)
     }
 
     fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
@@ -152,15 +148,15 @@ impl Operations for Drv {
 fn device() -> Result<Registration<Drv>> {
     let mut dev = Unregistered::<Drv>::new_with(1, 1, |dev, slot| {
         slot.init(try_pin_init!(Priv {
-            napi <- Napi::new(dev, Rx::new()),
+            napi <- Napi::new(dev, Rx::new(), None),
         }? Error))
     })?;
     dev.set_random_mac_address();
     dev.register()
 }
 
-/// Runs `f` with bottom halves off: the poll, which takes `Rx::pool` in softirq context, does
-/// not run meanwhile on this CPU; it runs when they are enabled again.
+/// Runs `f` with bottom halves off: the poll does not run meanwhile on this CPU; it runs when
+/// they are enabled again.
 fn bh_off<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: Balanced below.
     unsafe { bindings::local_bh_disable() };
@@ -173,7 +169,7 @@ fn bh_off<R>(f: impl FnOnce() -> R) -> R {
 fn lives_only_in_its_device(test: &Test) -> Result {
     let dev = device()?;
     // Anywhere else, the instance could outlive the device it was added to.
-    let res = KBox::pin_init(Napi::new(&dev, Rx::new()), GFP_KERNEL);
+    let res = KBox::pin_init(Napi::new(&dev, Rx::new(), None), GFP_KERNEL);
     kunit_expect_eq!(test, res.err(), Some(EINVAL));
     kunit_expect!(test, !dev.data().napi.is_enabled());
     Ok(())
@@ -242,8 +238,21 @@ fn gro_receive_reaches_stack(test: &Test) -> Result {
     kunit_expect!(test, settle(|| rx.completions.load(Relaxed) == 1));
     kunit_expect_eq!(test, rx.received.load(Relaxed), 5);
 
+    // The poll's state is the control path's only while the instance is disabled.
     let pool = PagePool::new(&Params::new(64))?;
-    bh_off(|| *rx.pool.lock() = Some(pool));
+    {
+        let rtnl = Rtnl::lock();
+        kunit_expect_eq!(test, napi.with_state(&rtnl, |_| ()), Err(EBUSY));
+        napi.disable(&rtnl);
+        napi.with_state(&rtnl, |mut state| {
+            *state = Some(pool);
+            // Not while the state is held: the poll would get it too.
+            kunit_expect_eq!(test, napi.enable(&rtnl), Err(EBUSY));
+            kunit_expect_eq!(test, napi.with_state(&rtnl, |_| ()), Err(EBUSY));
+        })?;
+        kunit_expect!(test, !napi.is_enabled());
+        napi.enable(&rtnl)?;
+    }
     rx.source.store(FROM_POOL, Relaxed);
     rx.work.store(40, Relaxed);
     kunit_expect!(test, napi.schedule());
@@ -259,7 +268,8 @@ fn gro_receive_reaches_stack(test: &Test) -> Result {
 
     // The stack freed the skbs built around pool pages: every page came back.
     close(&dev);
-    let pool = bh_off(|| rx.pool.lock().take()).ok_or(EINVAL)?;
+    let rtnl = Rtnl::lock();
+    let pool = napi.with_state(&rtnl, |mut s| s.take())?.ok_or(EINVAL)?;
     let stats = pool.stats();
     kunit_expect_eq!(test, stats.outstanding(), 0);
     kunit_expect_eq!(test, stats.alloc_slow + stats.alloc_fast, 40);
