@@ -18,6 +18,12 @@ echo "== Lab checks (kunit.py parse $L/lab.ktap)"
 python3 "$KUNIT" parse --json="$OUT/lab.json" "$L/lab.ktap" >"$OUT/lab.txt"
 grep -h '^ *[a-z_0-9]* *\(ok\|FAIL\) ' "$L/guest.log" || true
 
+# Benchmarks report, they do not assert (rust_net_rx_bench).
+if grep -q 'rx_bench:' "$L/dmesg.txt"; then
+	echo "== Benchmarks"
+	grep -h 'rx_bench:' "$L/dmesg.txt" | sed 's/^\[[^]]*\] *//' | tee "$OUT/bench.txt"
+fi
+
 echo "== Summary"
 [ $lab_rc = 0 ] || echo "lab guest exited with $lab_rc (see $L/guest.log)"
 mapfile -t expect < <(sed -e 's/#.*//' -e '/^\s*$/d' "$TOP/tooling/configs/suites")

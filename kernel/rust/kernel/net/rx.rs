@@ -1,0 +1,993 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The receive queue engine: everything between a driver's descriptor ring and the stack.
+//!
+//! A driver describes its receive ring with [`Ring`]: write a descriptor that posts a buffer,
+//! read a completed descriptor back, ring the doorbell. A [`Queue`] does the rest, in the NAPI
+//! poll of the instance whose state it is:
+//!
+//! - a page pool per queue (DMA-mapped by the pool, synced for the device on recycling, bound
+//!   to the NAPI instance for direct recycling), an XDP receive queue registration, and the
+//!   fill ring: the initial fill, refills in batches, one doorbell per batch;
+//! - per completed buffer: DMA sync for the CPU; with an XDP program attached, run it and carry
+//!   out its verdict (pass, drop, `XDP_TX` through [`Ring::xdp_tx`], redirect, aborted);
+//!   otherwise, or on pass, build an skb around the buffer without copying, apply the
+//!   descriptor's metadata and hand it to GRO;
+//! - frames spread over several buffers, as page fragments of one skb;
+//! - counted outcomes ([`Shared`], [`Stats`]), standard queue statistics, and allocation
+//!   failures that leave the ring consistent and are retried.
+//!
+//! Buffers are order-0 pages with [`HEADROOM`] bytes reserved in front (room for XDP to grow
+//! the packet, and for the skb headers) and the skb shared info at the end.
+//!
+//! The queue is the [`Poll::State`] of its NAPI instance, so that it only ever runs in that
+//! instance's poll, or under RTNL while the instance is disabled: [`Queue::start`] from `open`
+//! before the instance is enabled, [`Queue::stop`] from `stop` after it is disabled. The
+//! device-lifetime part, the XDP program and the counters, is a [`Shared`] that stays with the
+//! device across stop and start.
+//!
+//! # Examples
+//!
+//! A driver's poll: transmit completions would go first, then the receive queue.
+//!
+//! ```
+//! use kernel::net::napi::{Poll, PollContext};
+//! use kernel::net::rx::{self, Completion};
+//! use kernel::prelude::*;
+//! # use kernel::dma::DmaAddr;
+//!
+//! /// The hardware side of the ring (here, a device that never receives anything).
+//! struct HwRing;
+//!
+//! impl rx::Ring for HwRing {
+//!     fn post(&mut self, _index: u32, _addr: DmaAddr, _len: u32) {}
+//!     fn completed(&mut self, _index: u32) -> Option<Completion> {
+//!         None
+//!     }
+//!     fn doorbell(&mut self, _tail: u32) {}
+//! }
+//!
+//! #[pin_data]
+//! struct Channel {
+//!     #[pin]
+//!     rx: rx::Shared,
+//! }
+//!
+//! impl Poll for Channel {
+//!     type State = rx::Queue<HwRing>;
+//!
+//!     fn poll(&self, queue: Pin<&mut rx::Queue<HwRing>>, ctx: &mut PollContext<'_>) -> u32 {
+//!         let done = queue.poll(&self.rx, ctx);
+//!         if done < ctx.budget() && ctx.complete_done(done) {
+//!             // Re-enable the queue's interrupt.
+//!         }
+//!         done
+//!     }
+//! }
+//! ```
+
+use crate::{
+    bindings, device,
+    dma::{DataDirection, DmaAddr},
+    error::{code::*, Result},
+    init::PinInit,
+    net::{
+        napi::{self, Napi, Poll, PollContext},
+        netdev::{QueueStatsRx, Rtnl},
+        page_pool::{PagePool, Params, PoolPage},
+        skbuff::{Checksum, DropReason, HashType, SkBuff, SHARED_INFO_SIZE},
+        xdp::{self, Action, Prog, ProgSlot, RxqInfo, XdpBuff, XdpFrame},
+    },
+    page::PAGE_SIZE,
+    pin_init,
+    prelude::*,
+    sync::{
+        rcu,
+        u64_stats::{Counter, U64StatsSync, Update},
+    },
+};
+use core::{
+    marker::PhantomPinned,
+    pin::Pin,
+    ptr::{self, NonNull},
+    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+};
+
+/// The bytes reserved in front of the data in every receive buffer: what XDP programs may grow
+/// the packet into (`XDP_PACKET_HEADROOM`), which also covers the skb's `NET_SKB_PAD`.
+pub const HEADROOM: u32 = xdp::PACKET_HEADROOM;
+
+/// The most bytes one buffer takes: an order-0 page without the headroom and the shared info.
+pub const MAX_BUF_LEN: u32 = (PAGE_SIZE - HEADROOM as usize - SHARED_INFO_SIZE) as u32;
+
+/// Whether a poll with the wrong instance or [`Shared`] was reported (once).
+static MISUSE_REPORTED: AtomicBool = AtomicBool::new(false);
+
+/// `ETH_P_8021Q` in network byte order.
+const VLAN_PROTO: u16 = (bindings::ETH_P_8021Q as u16).to_be();
+
+/// What the device reported for a completed descriptor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The bytes the device wrote into the buffer.
+    pub len: u32,
+    /// Whether this buffer ends the frame; a frame larger than one buffer continues in the
+    /// buffers of the following descriptors.
+    pub eop: bool,
+    /// Whether the device flagged the frame as bad (CRC, length, ...): it is dropped and
+    /// counted. Set on the last buffer of a frame at the latest.
+    pub error: bool,
+    /// The checksum state the device determined (read from the last buffer of a frame).
+    pub csum: Checksum,
+    /// The flow hash the device computed, if any.
+    pub hash: Option<(u32, HashType)>,
+    /// The 802.1Q tag (TCI) the device stripped, if any.
+    pub vlan: Option<u16>,
+}
+
+impl Completion {
+    /// A good single-buffer frame of `len` bytes without metadata.
+    pub const fn new(len: u32) -> Self {
+        Self {
+            len,
+            eop: true,
+            error: false,
+            csum: Checksum::None,
+            hash: None,
+            vlan: None,
+        }
+    }
+}
+
+/// The hardware side of a receive ring: how a driver's descriptors are written and read.
+///
+/// Indices run from 0 to the ring size minus 1. The engine posts at most `size - 1` buffers,
+/// so that a full ring and an empty one look different to devices that compare a head and a
+/// tail.
+pub trait Ring: Send {
+    /// Writes the descriptor at `index`, posting the buffer of `len` bytes at DMA address
+    /// `addr` for the device to receive into. The device may use it after the next doorbell.
+    fn post(&mut self, index: u32, addr: DmaAddr, len: u32);
+
+    /// Returns what the device reported for the descriptor at `index`, or `None` if it has not
+    /// completed it yet. Called in ring order, for posted descriptors only; the descriptor is
+    /// the driver's again afterwards (it is posted anew before the device sees it again).
+    fn completed(&mut self, index: u32) -> Option<Completion>;
+
+    /// Tells the device that the descriptors before `tail` are posted (`tail` is the index of
+    /// the next one to be posted). Called once per batch of posted buffers.
+    fn doorbell(&mut self, tail: u32);
+
+    /// Queues `frame` for transmission on the driver's XDP transmit queue (`XDP_TX`); gives it
+    /// back if it cannot (the ring is full), and the engine drops it. The buffer belongs to the
+    /// queue's page pool, which maps in both directions when XDP is enabled: transmit it at
+    /// its DMA address after syncing it for the device.
+    ///
+    /// The default cannot transmit.
+    fn xdp_tx(&mut self, frame: XdpFrame) -> Result<(), XdpFrame> {
+        Err(frame)
+    }
+
+    /// Rings the XDP transmit queue's doorbell after the poll queued frames with
+    /// [`Ring::xdp_tx`]: once per poll.
+    fn xdp_tx_flush(&mut self) {}
+}
+
+/// The parameters of a started [`Queue`].
+#[derive(Clone, Copy)]
+pub struct Config<'a> {
+    size: u32,
+    queue: u32,
+    dma: Option<&'a device::Device>,
+    buf_len: u32,
+    batch: u32,
+    xdp_tx: bool,
+}
+
+impl<'a> Config<'a> {
+    /// A queue with `size` descriptors, the receive queue `queue` of its device, buffers of
+    /// [`MAX_BUF_LEN`] bytes, refilled in batches of 16 (or of a quarter of the ring, if less).
+    pub const fn new(size: u32, queue: u32) -> Self {
+        let quarter = if size / 4 > 1 { size / 4 } else { 1 };
+        Self {
+            size,
+            queue,
+            dma: None,
+            buf_len: MAX_BUF_LEN,
+            batch: if quarter < 16 { quarter } else { 16 },
+            xdp_tx: false,
+        }
+    }
+
+    /// Has the page pool map buffers for DMA by `dev`.
+    ///
+    /// Without it the buffers are not mapped and their "DMA address" is 0: for software
+    /// devices, which write received frames with the CPU.
+    pub const fn dma(mut self, dev: &'a device::Device) -> Self {
+        self.dma = Some(dev);
+        self
+    }
+
+    /// Limits the bytes the device may write into one buffer (the hardware's buffer size);
+    /// longer frames take several buffers. At most [`MAX_BUF_LEN`].
+    pub const fn buf_len(mut self, len: u32) -> Self {
+        self.buf_len = len;
+        self
+    }
+
+    /// Posts buffers in batches of `batch` (one doorbell each).
+    pub const fn batch(mut self, batch: u32) -> Self {
+        self.batch = batch;
+        self
+    }
+
+    /// Maps buffers in both directions, so that `XDP_TX` can transmit them
+    /// ([`Ring::xdp_tx`]); without it, `XDP_TX` verdicts are dropped and counted.
+    pub const fn xdp_tx(mut self) -> Self {
+        self.xdp_tx = true;
+        self
+    }
+}
+
+/// The counters of a receive queue, read from any context with [`Shared::stats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Frames handed to the stack.
+    pub packets: u64,
+    /// Bytes of the frames handed to the stack, as received (before XDP changed them).
+    pub bytes: u64,
+    /// Buffers that could not be allocated for the ring (retried later).
+    pub alloc_fail: u64,
+    /// Frames the device flagged as bad.
+    pub hw_errors: u64,
+    /// Frames dropped by the engine: no memory for an skb, too many fragments, too short for
+    /// an Ethernet header, too long for the buffer, multi-buffer with an XDP program.
+    pub dropped: u64,
+    /// Frames handed up with `CHECKSUM_UNNECESSARY`.
+    pub csum_unnecessary: u64,
+    /// Frames handed up with `CHECKSUM_NONE`.
+    pub csum_none: u64,
+    /// XDP verdicts: pass.
+    pub xdp_pass: u64,
+    /// XDP verdicts: drop.
+    pub xdp_drop: u64,
+    /// XDP verdicts: transmitted with `XDP_TX`.
+    pub xdp_tx: u64,
+    /// XDP verdicts: `XDP_TX` that could not be carried out (dropped).
+    pub xdp_tx_err: u64,
+    /// XDP verdicts: redirected.
+    pub xdp_redirect: u64,
+    /// XDP verdicts: redirects that failed (dropped).
+    pub xdp_redirect_err: u64,
+    /// XDP verdicts: aborted, or unknown (dropped and traced).
+    pub xdp_aborted: u64,
+}
+
+/// The part of a receive queue that lives as long as its device: the attached XDP program and
+/// the counters. It sits in the NAPI instance's shared data, next to the [`Queue`] in its
+/// state; only the queue that [`Queue::start`] bound it to updates it.
+///
+/// # Invariants
+///
+/// `owner` is null or the [`Queue`] that is the only writer of the counters, from its poll.
+#[pin_data]
+pub struct Shared {
+    prog: ProgSlot,
+    owner: AtomicPtr<core::ffi::c_void>,
+    #[pin]
+    sync: U64StatsSync,
+    c: Counters,
+}
+
+/// The counters of [`Stats`], updated under [`Shared`]'s `sync`.
+#[derive(Default)]
+struct Counters {
+    packets: Counter,
+    bytes: Counter,
+    alloc_fail: Counter,
+    hw_errors: Counter,
+    dropped: Counter,
+    csum_unnecessary: Counter,
+    csum_none: Counter,
+    xdp_pass: Counter,
+    xdp_drop: Counter,
+    xdp_tx: Counter,
+    xdp_tx_err: Counter,
+    xdp_redirect: Counter,
+    xdp_redirect_err: Counter,
+    xdp_aborted: Counter,
+    /// Buffer allocations still to fail: failures injected by the tests.
+    #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+    fail_allocs: core::sync::atomic::AtomicU32,
+}
+
+impl Shared {
+    /// Creates the shared part of a queue, without an XDP program and with zero counters.
+    pub fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            prog: ProgSlot::new(),
+            owner: AtomicPtr::new(ptr::null_mut()),
+            sync <- U64StatsSync::new(),
+            c: Counters::default(),
+        })
+    }
+
+    /// Attaches `prog` (or detaches with `None`), as `ndo_bpf` does with `XDP_SETUP_PROG`, and
+    /// returns the previous program; polls running meanwhile finish with the one they started
+    /// with. Drop the returned program outside RCU read-side sections.
+    ///
+    /// Multi-buffer frames are dropped (and counted) while a program is attached.
+    pub fn set_prog(&self, prog: Option<Prog>) -> Option<Prog> {
+        self.prog.replace(prog)
+    }
+
+    /// Returns whether an XDP program is attached.
+    pub fn has_prog(&self) -> bool {
+        self.prog.is_attached()
+    }
+
+    /// Returns the counters.
+    pub fn stats(&self) -> Stats {
+        self.sync.read(|| Stats {
+            packets: self.c.packets.get(),
+            bytes: self.c.bytes.get(),
+            alloc_fail: self.c.alloc_fail.get(),
+            hw_errors: self.c.hw_errors.get(),
+            dropped: self.c.dropped.get(),
+            csum_unnecessary: self.c.csum_unnecessary.get(),
+            csum_none: self.c.csum_none.get(),
+            xdp_pass: self.c.xdp_pass.get(),
+            xdp_drop: self.c.xdp_drop.get(),
+            xdp_tx: self.c.xdp_tx.get(),
+            xdp_tx_err: self.c.xdp_tx_err.get(),
+            xdp_redirect: self.c.xdp_redirect.get(),
+            xdp_redirect_err: self.c.xdp_redirect_err.get(),
+            xdp_aborted: self.c.xdp_aborted.get(),
+        })
+    }
+
+    /// Makes the next `n` buffer allocations of the queue fail.
+    #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+    pub(crate) fn inject_alloc_failures(&self, n: u32) {
+        self.c.fail_allocs.store(n, Ordering::Relaxed);
+    }
+
+    /// Adds the counts of a poll to the counters.
+    fn add(&self, update: &Update<'_>, t: &Stats) {
+        let c = &self.c;
+        for (counter, n) in [
+            (&c.packets, t.packets),
+            (&c.bytes, t.bytes),
+            (&c.alloc_fail, t.alloc_fail),
+            (&c.hw_errors, t.hw_errors),
+            (&c.dropped, t.dropped),
+            (&c.csum_unnecessary, t.csum_unnecessary),
+            (&c.csum_none, t.csum_none),
+            (&c.xdp_pass, t.xdp_pass),
+            (&c.xdp_drop, t.xdp_drop),
+            (&c.xdp_tx, t.xdp_tx),
+            (&c.xdp_tx_err, t.xdp_tx_err),
+            (&c.xdp_redirect, t.xdp_redirect),
+            (&c.xdp_redirect_err, t.xdp_redirect_err),
+            (&c.xdp_aborted, t.xdp_aborted),
+        ] {
+            if n != 0 {
+                counter.add(update, n as usize);
+            }
+        }
+    }
+
+    /// Fills in the standard statistics of the queue (`netdev_stat_ops`).
+    pub fn queue_stats(&self, qs: &mut QueueStatsRx) {
+        let s = self.stats();
+        qs.packets = s.packets;
+        qs.bytes = s.bytes;
+        qs.alloc_fail = s.alloc_fail;
+        qs.hw_drops = s.hw_errors;
+        qs.csum_unnecessary = s.csum_unnecessary;
+        qs.csum_none = s.csum_none;
+    }
+}
+
+#[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+mod tests;
+
+#[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+mod bench;
+
+/// A receive queue: the [`Poll::State`] of its NAPI instance.
+///
+/// Created stopped ([`Queue::new`]); [`Queue::start`] allocates the page pool, registers the
+/// queue with XDP and fills the ring, [`Queue::stop`] (or dropping the NAPI instance) tears it
+/// down in the C order: XDP registration, then buffers, then the pool.
+///
+/// # Invariants
+///
+/// When `inner` is set, `self` is the state of the NAPI instance `inner.napi` (so it does not
+/// move, and is dropped before that instance is deleted), and `inner.shared` is bound to it.
+#[pin_data(PinnedDrop)]
+pub struct Queue<R: Ring> {
+    inner: Option<Inner<R>>,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+/// The resources of a started queue. Fields drop in order: the ring (the driver stops the
+/// device), a partial frame, the posted buffers, the XDP registration, the pool.
+struct Inner<R: Ring> {
+    ring: R,
+    partial: Partial,
+    slots: KVec<Option<PoolPage>>,
+    rxq: Pin<KBox<RxqInfo>>,
+    pool: PagePool,
+    napi: NonNull<bindings::napi_struct>,
+    shared: NonNull<Shared>,
+    size: u32,
+    next_to_clean: u32,
+    next_to_use: u32,
+    posted: u32,
+    buf_len: u32,
+    batch: u32,
+    queue: u16,
+}
+
+// SAFETY: The raw pointers name the NAPI instance and shared part the queue belongs to, which
+// are `Sync`; the rest is `Send`.
+unsafe impl<R: Ring> Send for Inner<R> {}
+
+/// A frame larger than one buffer, between its first and last buffer.
+enum Partial {
+    /// No frame in progress.
+    None,
+    /// The skb being assembled, and the bytes received so far.
+    Skb(SkBuff, u32),
+    /// The rest of a dropped frame, up to its last buffer.
+    Discard,
+}
+
+/// The outcome of one completed buffer.
+enum Outcome {
+    /// A frame ended (delivered, or dropped and counted).
+    Frame,
+    /// A frame continues in the next buffer.
+    More,
+}
+
+impl<R: Ring> Queue<R> {
+    /// Creates a stopped queue.
+    pub fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            inner: None,
+            _pin: PhantomPinned,
+        }? Error)
+    }
+
+    /// Returns whether the queue is started.
+    pub fn is_started(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// Returns the driver's ring, if the queue is started.
+    pub fn ring(&self) -> Option<&R> {
+        self.inner.as_ref().map(|i| &i.ring)
+    }
+
+    /// Returns the bytes the device may write into one buffer, if the queue is started.
+    pub fn buf_len(&self) -> Option<u32> {
+        self.inner.as_ref().map(|i| i.buf_len)
+    }
+
+    /// Returns the number of buffers posted to the device.
+    pub fn posted(&self) -> u32 {
+        self.inner.as_ref().map_or(0, |i| i.posted)
+    }
+
+    /// Returns the number of pages the queue's pool holds from the page allocator (posted
+    /// buffers, pages out in skbs and frames, and pages cached for reuse).
+    pub fn pool_inflight(&self) -> i64 {
+        self.inner.as_ref().map_or(0, |i| i.pool.inflight())
+    }
+
+    /// Returns the pool's allocation and recycling statistics, if the queue is started.
+    #[cfg(CONFIG_PAGE_POOL_STATS)]
+    pub fn pool_stats(&self) -> Option<crate::net::page_pool::Stats> {
+        self.inner.as_ref().map(|i| i.pool.stats())
+    }
+
+    /// Starts the queue with the driver's `ring`: creates its page pool, registers it with XDP
+    /// and posts buffers to the device (one doorbell).
+    ///
+    /// `napi` is the instance whose state this queue is, disabled (the queue is reached
+    /// through [`Napi::with_state`]); `shared` is the queue's [`Shared`] part, which must not
+    /// be bound to another started queue. The device must be registered.
+    ///
+    /// Fails with `EBUSY` if the queue is started, `shared` is in use or `napi` is enabled;
+    /// with `EINVAL` if `self` is not `napi`'s state, for a ring of fewer than 2 descriptors,
+    /// a buffer length of 0 or above [`MAX_BUF_LEN`], a batch of 0 or one the ring cannot
+    /// hold, or a queue the device does not have; with `ENOMEM` if not even one buffer could be
+    /// posted. On failure everything is undone and `ring` dropped.
+    pub fn start<T: Poll<State = Self>>(
+        self: Pin<&mut Self>,
+        napi: &Napi<T>,
+        _rtnl: &Rtnl,
+        shared: &Shared,
+        ring: R,
+        config: &Config<'_>,
+    ) -> Result {
+        if !ptr::eq(&*self, napi.state_ptr()) {
+            return Err(EINVAL);
+        }
+        if self.inner.is_some() || napi.is_enabled() {
+            return Err(EBUSY);
+        }
+        let dev = napi.device();
+        if config.size < 2
+            || config.buf_len == 0
+            || config.buf_len > MAX_BUF_LEN
+            || config.batch == 0
+            || config.batch >= config.size
+            || config.queue >= dev.num_rx_queues()
+            || config.queue > u32::from(u16::MAX)
+        {
+            return Err(EINVAL);
+        }
+        // SAFETY: The pinned queue is not moved: only the field is replaced.
+        let this = unsafe { self.get_unchecked_mut() };
+        let me = (this as *mut Self).cast();
+        shared
+            .owner
+            .compare_exchange(ptr::null_mut(), me, Ordering::Acquire, Ordering::Relaxed)
+            .map_err(|_| EBUSY)?;
+        match Inner::new(napi, shared, ring, config) {
+            Ok(inner) => {
+                // INVARIANT: `self` is `napi`'s state (checked above), `shared` now bound.
+                this.inner = Some(inner);
+                Ok(())
+            }
+            Err(e) => {
+                shared.owner.store(ptr::null_mut(), Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+
+    /// Stops the queue and returns the driver's ring: unregisters it from XDP, returns every
+    /// buffer and destroys the page pool (which frees itself once the pages out in skbs and
+    /// frames come back). Sleeps.
+    ///
+    /// The driver stops the device's DMA into the ring first. Fails with `EBUSY` while the
+    /// NAPI instance is enabled (from the poll), and with `EINVAL` if the queue is stopped.
+    pub fn stop(self: Pin<&mut Self>, _rtnl: &Rtnl) -> Result<R> {
+        // SAFETY: The pinned queue is not moved: only the field is taken.
+        let this = unsafe { self.get_unchecked_mut() };
+        let inner = this.inner.as_ref().ok_or(EINVAL)?;
+        // SAFETY: By the type invariants the queue is the state of the instance, which lives
+        // at least as long as the queue.
+        if unsafe { napi::is_enabled_raw(inner.napi.as_ptr()) } {
+            return Err(EBUSY);
+        }
+        let inner = this.inner.take().ok_or(EINVAL)?;
+        Ok(inner.into_ring())
+    }
+
+    /// Processes up to `ctx.budget()` received frames and refills the ring; returns the number
+    /// of frames processed, or the whole budget if the ring ran empty and could not be refilled
+    /// (so that the instance is polled again until memory is available).
+    ///
+    /// `shared` is the queue's [`Shared`] part; the queue does nothing (and returns 0) with
+    /// another one, from another instance's poll, or when stopped.
+    pub fn poll(self: Pin<&mut Self>, shared: &Shared, ctx: &mut PollContext<'_>) -> u32 {
+        // SAFETY: The pinned queue is not moved; `inner` is not structurally pinned.
+        let this = unsafe { self.get_unchecked_mut() };
+        let Some(inner) = this.inner.as_mut() else {
+            return 0;
+        };
+        if inner.napi.as_ptr() != ctx.napi_ptr() || !ptr::eq(inner.shared.as_ptr(), shared) {
+            if !MISUSE_REPORTED.swap(true, Ordering::Relaxed) {
+                crate::pr_warn!("rx: queue polled by another NAPI instance or Shared\n");
+            }
+            return 0;
+        }
+        if ctx.budget() == 0 {
+            return 0;
+        }
+        // Counted per poll, as C drivers do, and added to the shared counters once.
+        let mut t = Stats::default();
+        let done = inner.poll(shared, &mut t, ctx);
+        // SAFETY: By the type invariants `shared` is bound to this queue, whose poll is its
+        // only writer; a poll runs in softirq context (or with bottom halves off), not
+        // preempted, and one at a time.
+        let update = unsafe { shared.sync.begin() };
+        shared.add(&update, &t);
+        done
+    }
+}
+
+#[pinned_drop]
+impl<R: Ring> PinnedDrop for Queue<R> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: The queue is not moved: only the field is taken.
+        let this = unsafe { self.get_unchecked_mut() };
+        if let Some(inner) = this.inner.take() {
+            // By the type invariants, the NAPI instance is being dropped: it is disabled and
+            // not yet deleted, which is when the pool may go.
+            drop(inner.into_ring());
+        }
+    }
+}
+
+impl<R: Ring> Inner<R> {
+    fn new<T: Poll>(napi: &Napi<T>, shared: &Shared, ring: R, config: &Config<'_>) -> Result<Self> {
+        let dev = napi.device();
+        let dir = if config.xdp_tx {
+            DataDirection::Bidirectional
+        } else {
+            DataDirection::FromDevice
+        };
+        let mut params = Params::new(config.size);
+        if let Some(dma) = config.dma {
+            params = params
+                .dma(dma, dir)
+                .sync_for_device(HEADROOM, config.buf_len);
+        }
+        // SAFETY: The instance is added and allocates from the pool only in its poll (or while
+        // disabled, here); the pool is dropped with the queue, which is the instance's state:
+        // before the instance is deleted, and only when it is disabled (`Queue::stop`, or the
+        // instance's drop). The device is registered (a requirement of `start`) and outlives
+        // the queue, which lives in its private data.
+        let params = unsafe {
+            params
+                .napi(napi.as_ptr())
+                .netdev(dev.as_ptr(), config.queue)
+        };
+        let pool = PagePool::new(&params)?;
+        // SAFETY: The device outlives the registration, which lives in its private data; the
+        // frames of the queue are back (or owned by the stack, which holds its own reference
+        // on the device) before the device is freed.
+        let rxq = KBox::pin_init(
+            unsafe { RxqInfo::new(dev, config.queue, napi.id(), &pool) },
+            GFP_KERNEL,
+        )?;
+        let mut slots = KVec::with_capacity(config.size as usize, GFP_KERNEL)?;
+        for _ in 0..config.size {
+            slots.push(None, GFP_KERNEL)?;
+        }
+        let mut inner = Self {
+            ring,
+            partial: Partial::None,
+            slots,
+            rxq,
+            pool,
+            napi: NonNull::new(napi.as_ptr()).ok_or(EINVAL)?,
+            shared: NonNull::from(shared),
+            size: config.size,
+            next_to_clean: 0,
+            next_to_use: 0,
+            posted: 0,
+            buf_len: config.buf_len,
+            batch: config.batch,
+            queue: config.queue as u16,
+        };
+        // The instance is disabled: no poll updates the counters meanwhile.
+        let mut t = Stats::default();
+        inner.refill(shared, &mut t);
+        // SAFETY: `shared` is bound to this queue and its poll cannot run; RTNL serializes
+        // control-path callers.
+        shared.add(unsafe { &shared.sync.begin() }, &t);
+        if inner.posted == 0 {
+            return Err(ENOMEM);
+        }
+        Ok(inner)
+    }
+
+    /// Tears the queue down (see [`Inner`] for the order) and unbinds its shared part.
+    fn into_ring(self) -> R {
+        let Self {
+            ring,
+            partial,
+            slots,
+            rxq,
+            pool,
+            shared,
+            ..
+        } = self;
+        drop(partial);
+        drop(slots);
+        drop(rxq);
+        drop(pool);
+        // SAFETY: By the type invariants `shared` lives in the instance's data, which outlives
+        // its state.
+        unsafe { shared.as_ref() }
+            .owner
+            .store(ptr::null_mut(), Ordering::Release);
+        ring
+    }
+
+    /// Posts buffers until the ring holds `size - 1`, or allocation fails; rings the doorbell
+    /// once per `batch` buffers and once for the rest.
+    fn refill(&mut self, shared: &Shared, t: &mut Stats) {
+        let mut batched = 0;
+        while self.posted < self.size - 1 {
+            let page = match self.alloc(shared) {
+                Ok(page) => page,
+                Err(_) => {
+                    t.alloc_fail += 1;
+                    break;
+                }
+            };
+            let index = self.next_to_use;
+            self.ring.post(
+                index,
+                page.dma_addr() + DmaAddr::from(HEADROOM),
+                self.buf_len,
+            );
+            self.slots[index as usize] = Some(page);
+            self.next_to_use = (index + 1) % self.size;
+            self.posted += 1;
+            batched += 1;
+            if batched == self.batch {
+                self.ring.doorbell(self.next_to_use);
+                batched = 0;
+            }
+        }
+        if batched > 0 {
+            self.ring.doorbell(self.next_to_use);
+        }
+    }
+
+    fn alloc(&mut self, _shared: &Shared) -> Result<PoolPage> {
+        #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+        {
+            let fail = &_shared.c.fail_allocs;
+            if fail.load(Ordering::Relaxed) > 0
+                && fail
+                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                    .is_ok()
+            {
+                return Err(ENOMEM);
+            }
+        }
+        self.pool.alloc_page()
+    }
+
+    fn poll(&mut self, shared: &Shared, t: &mut Stats, ctx: &mut PollContext<'_>) -> u32 {
+        let budget = ctx.budget();
+        let guard = rcu::read_lock();
+        let prog = shared.prog.get(&guard);
+        let mut done = 0;
+        let mut xdp_tx = false;
+        while done < budget && self.posted > 0 {
+            let index = self.next_to_clean;
+            let Some(c) = self.ring.completed(index) else {
+                break;
+            };
+            let Some(page) = self.slots[index as usize].take() else {
+                // Posted slots hold a buffer; nothing to take means a bug in the engine.
+                break;
+            };
+            self.next_to_clean = (index + 1) % self.size;
+            self.posted -= 1;
+            let eop = c.eop;
+            if let Outcome::Frame = self.buffer(t, ctx, prog, page, &c, &mut xdp_tx) {
+                done += 1;
+            }
+            if eop {
+                // A dropped frame's remaining buffers end here.
+                if let Partial::Discard = self.partial {
+                    self.partial = Partial::None;
+                }
+            }
+            if self.size - 1 - self.posted >= self.batch {
+                self.refill(shared, t);
+            }
+        }
+        drop(guard);
+        if xdp_tx {
+            self.ring.xdp_tx_flush();
+        }
+        self.refill(shared, t);
+        if self.posted == 0 {
+            // Nothing posted and nothing could be: no completion will schedule the instance
+            // again, so keep polling until the allocator has memory.
+            return budget;
+        }
+        done
+    }
+
+    /// Handles one completed buffer.
+    #[allow(clippy::too_many_arguments)]
+    fn buffer(
+        &mut self,
+        t: &mut Stats,
+        ctx: &mut PollContext<'_>,
+        prog: Option<xdp::ProgRef<'_>>,
+        mut page: PoolPage,
+        c: &Completion,
+        xdp_tx: &mut bool,
+    ) -> Outcome {
+        let end = if c.eop { Outcome::Frame } else { Outcome::More };
+        let partial = core::mem::replace(&mut self.partial, Partial::None);
+        if let Partial::Discard = partial {
+            self.partial = Partial::Discard;
+            return end;
+        }
+        if c.len > self.buf_len || c.error {
+            // The frame is bad: drop what was assembled, and its remaining buffers.
+            if c.error {
+                t.hw_errors += 1;
+            } else {
+                t.dropped += 1;
+            }
+            drop(partial);
+            if !c.eop {
+                self.partial = Partial::Discard;
+            }
+            return end;
+        }
+        // Only the bytes the device wrote are read.
+        let _ = page.sync_for_cpu(HEADROOM, c.len);
+        let (skb, received) = match partial {
+            Partial::Skb(mut skb, received) => {
+                let truesize = page.len() as u32;
+                if skb.add_rx_frag(page, HEADROOM, c.len, truesize).is_err() {
+                    // Out of fragment slots: a frame longer than the device should send.
+                    t.dropped += 1;
+                    drop(skb);
+                    if !c.eop {
+                        self.partial = Partial::Discard;
+                    }
+                    return end;
+                }
+                (skb, received + c.len)
+            }
+            _ => {
+                let mut headroom = HEADROOM;
+                let mut len = c.len;
+                let mut csum = c.csum;
+                if let Some(prog) = prog {
+                    if !c.eop {
+                        // Programs see single buffers only (no `xdp.frags` support yet).
+                        t.dropped += 1;
+                        self.partial = Partial::Discard;
+                        return end;
+                    }
+                    let (p, h, l) = match self.xdp(t, ctx, prog, page, c.len, xdp_tx) {
+                        Some(pass) => pass,
+                        None => return end,
+                    };
+                    page = p;
+                    if (h, l) != (headroom, len) {
+                        // The program changed the frame: a checksum over it no longer holds.
+                        if let Checksum::Complete(_) = csum {
+                            csum = Checksum::None;
+                        }
+                    }
+                    (headroom, len) = (h, l);
+                }
+                let skb = match ctx.build_skb(page, headroom, len) {
+                    Ok(skb) => skb,
+                    Err(_) => {
+                        t.dropped += 1;
+                        if !c.eop {
+                            self.partial = Partial::Discard;
+                        }
+                        return end;
+                    }
+                };
+                if c.eop {
+                    self.deliver(t, ctx, skb, c, csum, c.len);
+                    return end;
+                }
+                (skb, c.len)
+            }
+        };
+        if !c.eop {
+            self.partial = Partial::Skb(skb, received);
+            return end;
+        }
+        self.deliver(t, ctx, skb, c, c.csum, received);
+        end
+    }
+
+    /// Runs the XDP program on a single-buffer frame and carries out its verdict; returns the
+    /// buffer and the data window the program left on `XDP_PASS`.
+    #[allow(clippy::too_many_arguments)]
+    fn xdp(
+        &mut self,
+        t: &mut Stats,
+        ctx: &PollContext<'_>,
+        prog: xdp::ProgRef<'_>,
+        page: PoolPage,
+        len: u32,
+        xdp_tx: &mut bool,
+    ) -> Option<(PoolPage, u32, u32)> {
+        let Some(run) = ctx.xdp() else {
+            // Only with a budget of 0, which does not get here.
+            t.dropped += 1;
+            return None;
+        };
+        let mut buff = match XdpBuff::new(page, &self.rxq, HEADROOM, len) {
+            Ok(buff) => buff,
+            Err(_) => {
+                t.dropped += 1;
+                return None;
+            }
+        };
+        match buff.run(run, prog) {
+            Action::Pass => {
+                t.xdp_pass += 1;
+                Some(buff.into_page())
+            }
+            Action::Drop => {
+                // Recycled straight into the pool's cache: this is the pool's NAPI context.
+                t.xdp_drop += 1;
+                None
+            }
+            Action::Tx => {
+                let sent = match buff.into_frame() {
+                    Ok(frame) => self.ring.xdp_tx(frame).map_err(drop).is_ok(),
+                    Err(_) => false,
+                };
+                if sent {
+                    *xdp_tx = true;
+                    t.xdp_tx += 1;
+                } else {
+                    xdp::trace_exception(ctx.device(), prog, Action::Tx);
+                    t.xdp_tx_err += 1;
+                }
+                None
+            }
+            Action::Redirect => {
+                if buff.redirect(run, prog).is_ok() {
+                    t.xdp_redirect += 1;
+                } else {
+                    xdp::trace_exception(ctx.device(), prog, Action::Redirect);
+                    t.xdp_redirect_err += 1;
+                }
+                None
+            }
+            Action::Aborted => {
+                buff.trace_exception(prog, Action::Aborted);
+                t.xdp_aborted += 1;
+                None
+            }
+        }
+    }
+
+    /// Applies the descriptor's metadata and hands a complete frame to GRO.
+    fn deliver(
+        &mut self,
+        t: &mut Stats,
+        ctx: &mut PollContext<'_>,
+        mut skb: SkBuff,
+        c: &Completion,
+        csum: Checksum,
+        len: u32,
+    ) {
+        if ctx.eth_type_trans(&mut skb).is_err() {
+            // Shorter than an Ethernet header.
+            t.dropped += 1;
+            skb.drop_reason(DropReason::PktTooSmall);
+            return;
+        }
+        if let Some((hash, kind)) = c.hash {
+            skb.set_hash(hash, kind);
+        }
+        if let Some(tci) = c.vlan {
+            skb.set_vlan_tag(VLAN_PROTO, tci);
+        }
+        skb.record_rx_queue(self.queue);
+        // New skbs start with `CHECKSUM_NONE`.
+        if csum != Checksum::None {
+            skb.set_checksum(csum);
+        }
+        match csum {
+            Checksum::Unnecessary { .. } => t.csum_unnecessary += 1,
+            Checksum::None => t.csum_none += 1,
+            Checksum::Complete(_) => (),
+        }
+        t.packets += 1;
+        t.bytes += u64::from(len);
+        ctx.gro_receive(skb);
+    }
+}
