@@ -140,3 +140,15 @@ int rust_helper_skb_cloned(const struct sk_buff *skb)
 {
 	return skb_cloned(skb);
 }
+
+unsigned int rust_helper_skb_frag_size(const skb_frag_t *frag)
+{
+	return skb_frag_size(frag);
+}
+
+dma_addr_t rust_helper_skb_frag_dma_map(struct device *dev,
+					const skb_frag_t *frag, size_t offset,
+					size_t size, enum dma_data_direction dir)
+{
+	return skb_frag_dma_map(dev, frag, offset, size, dir);
+}

@@ -1,0 +1,556 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! The transmit queue engine: everything between `ndo_start_xmit` and a driver's descriptor
+//! ring.
+//!
+//! A driver describes its transmit ring with [`Ring`]: write a descriptor for a buffer, tell
+//! whether the device completed one, ring the doorbell. A [`Queue`] does the rest:
+//!
+//! - DMA mapping of the skb's head and page fragments for the device, and unmapping when the
+//!   device is done with them;
+//! - free-descriptor accounting: the queue stops when a packet of the most fragments might not
+//!   fit and wakes when completions made room for two (`netif_txq_maybe_stop()` and
+//!   `__netif_txq_completed_wake()` semantics);
+//! - byte queue limits, and doorbell batching with `xmit_more`;
+//! - completion in NAPI context with `napi_consume_skb()`, and counted outcomes.
+//!
+//! The queue lives in the device's private data. [`Queue::xmit`] runs from `start_xmit`,
+//! [`Queue::complete`] from the NAPI poll that cleans the ring, [`Queue::start`] and
+//! [`Queue::stop`] from `open` and `stop`. The descriptor ring is shared by transmission and
+//! completion, which run concurrently on different CPUs; a spinlock, taken once per packet and
+//! once per completion batch (and only ever with bottom halves off), serializes them.
+//!
+//! Not yet covered: XDP frames (`XDP_TX` and `ndo_xdp_xmit`), checksum and segmentation
+//! offload hints, and netpoll transmitting from hard interrupt context (the lock is not taken
+//! with interrupts off, so such a transmission must not interrupt a completion on its CPU).
+//!
+//! # Examples
+//!
+//! ```
+//! use kernel::net::netdev::{NetDevice, Operations, Rtnl, TxResult, TxSkb, Xmit};
+//! use kernel::net::tx::{self, Desc};
+//! use kernel::prelude::*;
+//!
+//! /// The hardware side of the ring (here, a device that never completes anything).
+//! struct HwRing;
+//!
+//! impl tx::Ring for HwRing {
+//!     fn write(&mut self, _index: u32, _desc: &Desc) {}
+//!     fn completed(&mut self, _index: u32) -> bool {
+//!         false
+//!     }
+//!     fn doorbell(&mut self, _tail: u32) {}
+//! }
+//!
+//! #[pin_data]
+//! struct Priv {
+//!     #[pin]
+//!     txq: tx::Queue<HwRing>,
+//! }
+//!
+//! struct Drv;
+//!
+//! #[vtable]
+//! impl Operations for Drv {
+//!     type Data = Priv;
+//!
+//!     fn start_xmit(dev: &NetDevice<Self>, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
+//!         dev.data().get_ref().txq.xmit(skb, xmit)
+//!     }
+//! }
+//! ```
+
+use crate::{
+    bindings, device,
+    dma::DmaAddr,
+    error::{code::*, Result},
+    init::PinInit,
+    net::{
+        napi::PollContext,
+        netdev::{
+            Device, QueueStatsTx, Rtnl, StopResult, TxQueue, TxResult, TxSkb, WakeResult, Xmit,
+        },
+    },
+    new_spinlock,
+    prelude::*,
+    sync::{
+        u64_stats::{Counter, U64StatsSync, Update},
+        SpinLock,
+    },
+    types::ARef,
+};
+
+/// The descriptors a packet of the most fragments takes: its head and `MAX_SKB_FRAGS`
+/// fragments. The queue stops when fewer than this many are free.
+pub const STOP_THRESHOLD: u32 = bindings::MAX_SKB_FRAGS + 1;
+
+/// The free descriptors at which a stopped queue is woken: room for two of the largest
+/// packets, so that it does not stop again right away.
+pub const START_THRESHOLD: u32 = 2 * STOP_THRESHOLD;
+
+/// A buffer for the device to transmit, as the engine hands it to [`Ring::write`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Desc {
+    /// The DMA address of the buffer.
+    pub addr: DmaAddr,
+    /// Its length in bytes.
+    pub len: u32,
+    /// Whether it starts a packet.
+    pub first: bool,
+    /// Whether it ends a packet: the device reports the packet's completion on it.
+    pub last: bool,
+}
+
+/// The hardware side of a transmit ring: how a driver's descriptors are written and read.
+///
+/// Indices run from 0 to the ring size minus 1. The engine uses at most `size - 1`
+/// descriptors at a time, so that a full ring and an empty one look different to devices that
+/// compare a head and a tail.
+pub trait Ring: Send {
+    /// Writes the descriptor at `index` for `desc`. The device may read it after the next
+    /// doorbell.
+    fn write(&mut self, index: u32, desc: &Desc);
+
+    /// Returns whether the device is done with the descriptor at `index`. Called in ring
+    /// order, for written descriptors only.
+    fn completed(&mut self, index: u32) -> bool;
+
+    /// Tells the device that the descriptors before `tail` are written (`tail` is the index of
+    /// the next one to be written).
+    fn doorbell(&mut self, tail: u32);
+}
+
+/// The parameters of a started [`Queue`].
+#[derive(Clone, Copy)]
+pub struct Config<'a> {
+    size: u32,
+    queue: u32,
+    dma: &'a device::Device,
+}
+
+impl<'a> Config<'a> {
+    /// A queue with `size` descriptors, transmit queue `queue` of its device, whose buffers are
+    /// mapped for DMA by `dma`.
+    pub const fn new(size: u32, queue: u32, dma: &'a device::Device) -> Self {
+        Self { size, queue, dma }
+    }
+}
+
+/// The counters of a transmit queue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets the device completed.
+    pub packets: u64,
+    /// Bytes of the packets the device completed.
+    pub bytes: u64,
+    /// Packets dropped by the engine: a mapping failed, the queue was not started, or the
+    /// packet was given to the wrong queue.
+    pub dropped: u64,
+    /// Packets handed back to the core because the ring was full (`NETDEV_TX_BUSY`).
+    pub busy: u64,
+    /// Times the queue was stopped for lack of descriptors.
+    pub stops: u64,
+    /// Times completions woke the stopped queue.
+    pub wakes: u64,
+}
+
+/// The counters of [`Stats`], updated under the queue's lock.
+#[derive(Default)]
+struct Counters {
+    packets: Counter,
+    bytes: Counter,
+    dropped: Counter,
+    busy: Counter,
+    stops: Counter,
+    wakes: Counter,
+}
+
+/// How a descriptor's buffer was mapped.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Map {
+    /// Not mapped (a free descriptor).
+    None,
+    /// The skb head (`dma_map_single()`).
+    Single,
+    /// A page fragment (`skb_frag_dma_map()`).
+    Page,
+}
+
+/// A descriptor's buffer, and on a packet's last descriptor, the packet.
+struct Slot {
+    addr: DmaAddr,
+    len: u32,
+    map: Map,
+    skb: Option<TxSkb>,
+}
+
+impl Slot {
+    const EMPTY: Self = Self {
+        addr: 0,
+        len: 0,
+        map: Map::None,
+        skb: None,
+    };
+}
+
+/// The resources of a started queue.
+///
+/// # Invariants
+///
+/// The `used` slots from `next_to_clean` on hold live mappings for `dev` (and the last slot of
+/// each packet its skb); the others are empty.
+struct Inner<R: Ring> {
+    ring: R,
+    slots: KVec<Slot>,
+    dev: ARef<device::Device>,
+    size: u32,
+    next_to_use: u32,
+    next_to_clean: u32,
+    used: u32,
+    queue: u32,
+}
+
+impl<R: Ring> Inner<R> {
+    fn free(&self) -> u32 {
+        self.size - 1 - self.used
+    }
+
+    /// Unmaps the buffer of `slot` and empties it, returning its packet.
+    fn release(dev: &device::Device, slot: &mut Slot) -> Option<TxSkb> {
+        let dir = bindings::dma_data_direction_DMA_TO_DEVICE;
+        // SAFETY: By the type invariants a used slot holds a live mapping of `len` bytes at
+        // `addr` for `dev`, made the way `map` says, and the device is done with it.
+        unsafe {
+            match slot.map {
+                Map::None => (),
+                Map::Single => {
+                    bindings::dma_unmap_single(dev.as_raw(), slot.addr, slot.len as usize, dir)
+                }
+                Map::Page => bindings::dma_unmap_page_attrs(
+                    dev.as_raw(),
+                    slot.addr,
+                    slot.len as usize,
+                    dir,
+                    0,
+                ),
+            }
+        }
+        slot.map = Map::None;
+        slot.skb.take()
+    }
+
+    /// Undoes the mappings of a packet whose descriptors were not written: the `n` slots from
+    /// `first`.
+    fn unwind(&mut self, first: u32, n: u32) {
+        for k in 0..n {
+            let i = ((first + k) % self.size) as usize;
+            drop(Self::release(&self.dev, &mut self.slots[i]));
+        }
+    }
+
+    /// Maps `len` bytes at `map(...)` into the next free slot after `n` taken ones.
+    fn map_into(&mut self, first: u32, n: u32, addr: DmaAddr, len: u32, map: Map) -> Result {
+        // SAFETY: FFI call; `addr` was returned by a mapping call for `dev`.
+        if unsafe { bindings::dma_mapping_error(self.dev.as_raw(), addr) } != 0 {
+            return Err(ENOMEM);
+        }
+        let slot = &mut self.slots[((first + n) % self.size) as usize];
+        // INVARIANT: The slot is about to be used; it holds the live mapping.
+        *slot = Slot {
+            addr,
+            len,
+            map,
+            skb: None,
+        };
+        Ok(())
+    }
+
+    /// Maps the packet's buffers into the slots from `next_to_use`; returns how many.
+    fn map(&mut self, skb: &TxSkb) -> Result<u32> {
+        let first = self.next_to_use;
+        let dev = self.dev.as_raw();
+        let raw = skb.as_ptr();
+        let dir = bindings::dma_data_direction_DMA_TO_DEVICE;
+        let mut n = 0;
+        let headlen = skb.headlen();
+        if headlen > 0 {
+            // SAFETY: The head holds `headlen` bytes at `data`, which the core does not change
+            // or free while the driver holds the packet.
+            let addr =
+                unsafe { bindings::dma_map_single(dev, (*raw).data.cast(), headlen as usize, dir) };
+            self.map_into(first, n, addr, headlen, Map::Single)?;
+            n += 1;
+        }
+        // SAFETY: The skb is valid; its shared info is not changed while it is in flight.
+        let nr_frags = u32::from(unsafe { (*bindings::skb_shinfo(raw)).nr_frags });
+        for f in 0..nr_frags {
+            // SAFETY: Fragment `f` exists; its page stays referenced by the skb we hold.
+            let (addr, len) = unsafe {
+                let frag = core::ptr::addr_of_mut!((*bindings::skb_shinfo(raw)).frags)
+                    .cast::<bindings::skb_frag_t>()
+                    .add(f as usize);
+                let len = bindings::skb_frag_size(frag);
+                (
+                    bindings::skb_frag_dma_map(dev, frag, 0, len as usize, dir),
+                    len,
+                )
+            };
+            if let Err(e) = self.map_into(first, n, addr, len, Map::Page) {
+                self.unwind(first, n);
+                return Err(e);
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+}
+
+/// A transmit queue, in the private data of its device.
+///
+/// Created stopped ([`Queue::new`]); [`Queue::start`] gives it the driver's ring and
+/// [`Queue::stop`] takes it back, unmapping and freeing what the device did not complete.
+///
+/// # Invariants
+///
+/// The counters are only updated under `inner`'s lock.
+#[pin_data]
+pub struct Queue<R: Ring> {
+    #[pin]
+    inner: SpinLock<Option<Inner<R>>>,
+    #[pin]
+    sync: U64StatsSync,
+    c: Counters,
+}
+
+/// Runs `f` with bottom halves off: the queue's lock is taken from softirq context too.
+fn bh_off<T>(f: impl FnOnce() -> T) -> T {
+    // SAFETY: FFI call; balanced below.
+    unsafe { bindings::local_bh_disable() };
+    let r = f();
+    // SAFETY: Balances the call above.
+    unsafe { bindings::local_bh_enable() };
+    r
+}
+
+impl<R: Ring> Queue<R> {
+    /// Creates a stopped queue.
+    pub fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            inner <- new_spinlock!(None),
+            sync <- U64StatsSync::new(),
+            c: Counters::default(),
+        }? Error)
+    }
+
+    /// Starts the queue with the driver's `ring`, for transmit queue `config.queue` of `dev`,
+    /// and resets that queue's byte queue limits.
+    ///
+    /// Fails with `EINVAL` unless the queue lies in the private data of `dev` (which then
+    /// outlives it), for a queue index the device does not have, or for a ring of no more than
+    /// [`START_THRESHOLD`] descriptors; with `EBUSY` if it is started.
+    pub fn start(&self, dev: &Device, _rtnl: &Rtnl, ring: R, config: &Config<'_>) -> Result {
+        let raw = dev.as_ptr();
+        // SAFETY: `dev` is valid; its private area is fixed at allocation.
+        let (start, len) = unsafe { (bindings::netdev_priv(raw) as usize, (*raw).priv_len) };
+        let me = self as *const Self as usize;
+        if me < start || me + core::mem::size_of::<Self>() > start + len as usize {
+            return Err(EINVAL);
+        }
+        let txq = dev.tx_queue(config.queue).ok_or(EINVAL)?;
+        if config.size <= START_THRESHOLD {
+            return Err(EINVAL);
+        }
+        let mut slots = KVec::with_capacity(config.size as usize, GFP_KERNEL)?;
+        for _ in 0..config.size {
+            slots.push(Slot::EMPTY, GFP_KERNEL)?;
+        }
+        let inner = Inner {
+            ring,
+            slots,
+            dev: config.dma.into(),
+            size: config.size,
+            next_to_use: 0,
+            next_to_clean: 0,
+            used: 0,
+            queue: config.queue,
+        };
+        bh_off(|| {
+            let mut guard = self.inner.lock();
+            if guard.is_some() {
+                return Err(EBUSY);
+            }
+            // SAFETY: The engine is the queue's only producer and consumer, and both take the
+            // lock held here; nothing is in flight.
+            unsafe { txq.reset() };
+            *guard = Some(inner);
+            Ok(())
+        })
+    }
+
+    /// Stops the queue and returns the driver's ring: unmaps and frees the packets the device
+    /// did not complete, and resets the queue's byte queue limits.
+    ///
+    /// The driver stops the device's DMA and the core's transmission to the queue first
+    /// (`stop` with the transmit queues disabled). Fails with `EINVAL` if the queue is stopped.
+    pub fn stop(&self, dev: &Device, _rtnl: &Rtnl) -> Result<R> {
+        let inner = bh_off(|| {
+            let mut guard = self.inner.lock();
+            let mut inner = guard.take().ok_or(EINVAL)?;
+            while inner.used > 0 {
+                let i = inner.next_to_clean as usize;
+                drop(Inner::<R>::release(&inner.dev, &mut inner.slots[i]));
+                inner.next_to_clean = (inner.next_to_clean + 1) % inner.size;
+                inner.used -= 1;
+            }
+            if let Some(txq) = dev.tx_queue(inner.queue) {
+                // SAFETY: Nothing is in flight any more and the lock is held.
+                unsafe { txq.reset() };
+            }
+            Ok::<_, Error>(inner)
+        })?;
+        Ok(inner.ring)
+    }
+
+    /// Returns whether the queue is started.
+    pub fn is_started(&self) -> bool {
+        bh_off(|| self.inner.lock().is_some())
+    }
+
+    /// Returns the number of descriptors in use.
+    pub fn in_flight(&self) -> u32 {
+        bh_off(|| self.inner.lock().as_ref().map_or(0, |i| i.used))
+    }
+
+    /// Transmits `skb`: maps its buffers, writes one descriptor per buffer, reports it to byte
+    /// queue limits and rings the doorbell unless more packets follow. Stops the queue when a
+    /// packet of the most fragments might not fit any more.
+    ///
+    /// Returns [`TxResult::Busy`] with the packet if the ring is full (the queue is stopped
+    /// then, and the core retries after a completion woke it). A packet whose buffers cannot be
+    /// mapped, given to another queue, or given to a stopped engine is dropped and counted.
+    pub fn xmit(&self, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
+        let mut guard = self.inner.lock();
+        // SAFETY: `start_xmit` runs with bottom halves off; the counters are only updated under
+        // the lock, which is held, so this is their only writer and it is not preempted.
+        let update = unsafe { self.sync.begin() };
+        let Some(inner) = guard.as_mut() else {
+            self.c.dropped.inc(&update);
+            return TxResult::Ok;
+        };
+        let txq: &TxQueue = xmit.queue();
+        if txq.index() != inner.queue {
+            self.c.dropped.inc(&update);
+            return TxResult::Ok;
+        }
+        // SAFETY: The skb is valid; its shared info is not changed while it is in flight.
+        let nr_frags = u32::from(unsafe { (*bindings::skb_shinfo(skb.as_ptr())).nr_frags });
+        if inner.free() < nr_frags + 1 {
+            txq.stop();
+            self.c.busy.inc(&update);
+            self.c.stops.inc(&update);
+            return TxResult::Busy(skb);
+        }
+        let n = match inner.map(&skb) {
+            Ok(0) | Err(_) => {
+                self.c.dropped.inc(&update);
+                return TxResult::Ok;
+            }
+            Ok(n) => n,
+        };
+        let first = inner.next_to_use;
+        for k in 0..n {
+            let i = (first + k) % inner.size;
+            let slot = &inner.slots[i as usize];
+            let desc = Desc {
+                addr: slot.addr,
+                len: slot.len,
+                first: k == 0,
+                last: k + 1 == n,
+            };
+            inner.ring.write(i, &desc);
+        }
+        let bytes = skb.len();
+        let last = ((first + n - 1) % inner.size) as usize;
+        inner.slots[last].skb = Some(skb);
+        inner.next_to_use = (first + n) % inner.size;
+        inner.used += n;
+        let ring_now = xmit.sent(bytes);
+        let free = inner.free();
+        let stopped = xmit.maybe_stop(|| free, STOP_THRESHOLD, START_THRESHOLD);
+        if stopped != StopResult::Running {
+            self.c.stops.inc(&update);
+        }
+        if ring_now || stopped != StopResult::Running {
+            inner.ring.doorbell(inner.next_to_use);
+        }
+        TxResult::Ok
+    }
+
+    /// Cleans the descriptors the device completed, in NAPI context: unmaps their buffers,
+    /// frees their packets with `napi_consume_skb()`, reports them to byte queue limits and
+    /// wakes the queue if it was stopped and has room again. Returns the packets completed
+    /// (transmit completions do not count against the poll's budget).
+    pub fn complete(&self, ctx: &PollContext<'_>) -> u32 {
+        let mut guard = self.inner.lock();
+        let Some(inner) = guard.as_mut() else {
+            return 0;
+        };
+        let (mut pkts, mut bytes) = (0u32, 0u32);
+        while inner.used > 0 && inner.ring.completed(inner.next_to_clean) {
+            let i = inner.next_to_clean as usize;
+            if let Some(skb) = Inner::<R>::release(&inner.dev, &mut inner.slots[i]) {
+                pkts += 1;
+                bytes += skb.len();
+                ctx.consume_tx_skb(skb);
+            }
+            inner.next_to_clean = (inner.next_to_clean + 1) % inner.size;
+            inner.used -= 1;
+        }
+        let free = inner.free();
+        let woke = ctx.device().tx_queue(inner.queue).map(|txq| {
+            // SAFETY: Completions are serialized by the lock, and report each sent packet's
+            // bytes once, as `xmit()` reported them.
+            unsafe { txq.completed_wake(pkts, bytes, || free, START_THRESHOLD, || false) }
+        });
+        // SAFETY: The poll runs with bottom halves off and the lock is held: the only writer,
+        // not preempted.
+        let update = unsafe { self.sync.begin() };
+        self.count(&update, pkts, bytes, woke == Some(WakeResult::Woken));
+        pkts
+    }
+
+    fn count(&self, update: &Update<'_>, pkts: u32, bytes: u32, woke: bool) {
+        if pkts > 0 {
+            self.c.packets.add(update, pkts as usize);
+            self.c.bytes.add(update, bytes as usize);
+        }
+        if woke {
+            self.c.wakes.inc(update);
+        }
+    }
+
+    /// Returns the counters.
+    pub fn stats(&self) -> Stats {
+        self.sync.read(|| Stats {
+            packets: self.c.packets.get(),
+            bytes: self.c.bytes.get(),
+            dropped: self.c.dropped.get(),
+            busy: self.c.busy.get(),
+            stops: self.c.stops.get(),
+            wakes: self.c.wakes.get(),
+        })
+    }
+
+    /// Fills in the standard statistics of the queue (`netdev_stat_ops`).
+    pub fn queue_stats(&self, qs: &mut QueueStatsTx) {
+        let s = self.stats();
+        qs.packets = s.packets;
+        qs.bytes = s.bytes;
+        qs.hw_drops = s.dropped;
+        qs.stop = s.stops;
+        qs.wake = s.wakes;
+    }
+}
+
+#[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+mod tests;
