@@ -19,9 +19,10 @@ if [ -z "$signoff" ]; then
 	email=$(git -C "$TOP" config user.email || echo rnetcore@localhost)
 	signoff="$name <$email>"
 fi
-# Stable dates make stable commit ids: an unchanged patch keeps its id,
-# so check-bisect can skip what it already built.
-date=$(git -C "$TOP" log -1 --format=%cI 2>/dev/null || echo 2026-01-01T00:00:00Z)
+# A fixed date makes stable commit ids: an unchanged patch on an unchanged
+# parent keeps its id, so check-bisect skips what it already built (mail
+# tools stamp the real date when the series is sent).
+date=${RNETCORE_PATCH_DATE:-2026-01-01T00:00:00Z}
 export GIT_AUTHOR_NAME=${signoff% <*} GIT_AUTHOR_EMAIL=${signoff##*<}
 GIT_AUTHOR_EMAIL=${GIT_AUTHOR_EMAIL%>}
 export GIT_COMMITTER_NAME=$GIT_AUTHOR_NAME GIT_COMMITTER_EMAIL=$GIT_AUTHOR_EMAIL
