@@ -10,7 +10,8 @@
 //!   to the NAPI instance for direct recycling), an XDP receive queue registration, and the
 //!   fill ring: the initial fill, refills in batches, one doorbell per batch;
 //! - per completed buffer: DMA sync for the CPU; with an XDP program attached, run it and carry
-//!   out its verdict (pass, drop, `XDP_TX` through [`Ring::xdp_tx`], redirect, aborted);
+//!   out its verdict (pass, drop, `XDP_TX` to the driver's [`XdpTx`] queue, redirect,
+//!   aborted);
 //!   otherwise, or on pass, build an skb around the buffer without copying, apply the
 //!   descriptor's metadata and hand it to GRO;
 //! - frames spread over several buffers, as page fragments of one skb;
@@ -57,7 +58,8 @@
 //!     type State = rx::Queue<HwRing>;
 //!
 //!     fn poll(&self, queue: Pin<&mut rx::Queue<HwRing>>, ctx: &mut PollContext<'_>) -> u32 {
-//!         let done = queue.poll(&self.rx, ctx);
+//!         // No `XDP_TX` queue: such verdicts are counted as errors.
+//!         let done = queue.poll(&self.rx, None, ctx);
 //!         if done < ctx.budget() && ctx.complete_done(done) {
 //!             // Re-enable the queue's interrupt.
 //!         }
@@ -157,20 +159,68 @@ pub trait Ring: Send {
     /// Tells the device that the descriptors before `tail` are posted (`tail` is the index of
     /// the next one to be posted). Called once per batch of posted buffers.
     fn doorbell(&mut self, tail: u32);
+}
 
-    /// Queues `frame` for transmission on the driver's XDP transmit queue (`XDP_TX`); gives it
-    /// back if it cannot (the ring is full), and the engine drops it. The buffer belongs to the
-    /// queue's page pool, which maps in both directions when XDP is enabled: transmit it at
-    /// its DMA address after syncing it for the device.
-    ///
-    /// The default cannot transmit.
-    fn xdp_tx(&mut self, frame: XdpFrame) -> Result<(), XdpFrame> {
-        Err(frame)
+/// A frame an XDP program sent back out with `XDP_TX`, in a buffer of the receive queue's page
+/// pool.
+///
+/// With [`Config::xdp_tx`] and a DMA device, the pool maps its buffers in both directions, so
+/// the frame is transmitted from where it was received ([`XdpTxFrame::dma_addr`]), without a
+/// new mapping.
+///
+/// # Invariants
+///
+/// If `dev` is not null, the frame's data lies in a page-pool buffer that is mapped for the
+/// device `dev` in both directions, at `dma`, for as long as the frame owns it.
+pub struct XdpTxFrame {
+    frame: XdpFrame,
+    dma: DmaAddr,
+    dev: *const bindings::device,
+}
+
+// SAFETY: The frame is `Send`; `dev` is only compared, never dereferenced.
+unsafe impl Send for XdpTxFrame {}
+
+impl XdpTxFrame {
+    /// Returns the frame.
+    pub fn frame(&self) -> &XdpFrame {
+        &self.frame
     }
 
-    /// Rings the XDP transmit queue's doorbell after the poll queued frames with
-    /// [`Ring::xdp_tx`]: once per poll.
-    fn xdp_tx_flush(&mut self) {}
+    /// Returns the frame, giving up its DMA address.
+    pub fn into_frame(self) -> XdpFrame {
+        self.frame
+    }
+
+    /// Wraps a frame that has no DMA address (it must be mapped to be transmitted).
+    pub fn from_frame(frame: XdpFrame) -> Self {
+        // INVARIANT: No device: nothing is claimed about the mapping.
+        Self {
+            frame,
+            dma: 0,
+            dev: ptr::null(),
+        }
+    }
+
+    /// Returns the DMA address of the frame's data if its buffer is mapped for `dev` in both
+    /// directions. The data must be synced for the device before the device reads it.
+    pub fn dma_addr(&self, dev: &device::Device) -> Option<DmaAddr> {
+        (!self.dev.is_null() && ptr::eq(self.dev, dev.as_raw())).then_some(self.dma)
+    }
+}
+
+/// The transmit queue `XDP_TX` frames go to, handed to [`Queue::poll`].
+///
+/// The transmit queue engine's `Queue` implements it; a driver may share one between the stack
+/// and XDP, or keep one per receive queue.
+pub trait XdpTx: Sync {
+    /// Queues `frame` for transmission; gives it back if it cannot (the ring is full), and the
+    /// receive queue drops it and counts an error. Called from the NAPI poll.
+    fn xdp_tx(&self, frame: XdpTxFrame) -> Result<(), XdpTxFrame>;
+
+    /// Rings the doorbell for the frames queued by [`XdpTx::xdp_tx`]: once at the end of each
+    /// poll that queued any.
+    fn xdp_tx_flush(&self);
 }
 
 /// The parameters of a started [`Queue`].
@@ -221,8 +271,8 @@ impl<'a> Config<'a> {
         self
     }
 
-    /// Maps buffers in both directions, so that `XDP_TX` can transmit them
-    /// ([`Ring::xdp_tx`]); without it, `XDP_TX` verdicts are dropped and counted.
+    /// Maps buffers in both directions, so that `XDP_TX` frames can be transmitted from where
+    /// they were received ([`XdpTxFrame::dma_addr`]); without it, they are mapped anew.
     pub const fn xdp_tx(mut self) -> Self {
         self.xdp_tx = true;
         self
@@ -390,7 +440,7 @@ impl Shared {
 }
 
 #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
-mod tests;
+pub(crate) mod tests;
 
 #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
 mod bench;
@@ -422,6 +472,8 @@ struct Inner<R: Ring> {
     pool: PagePool,
     napi: NonNull<bindings::napi_struct>,
     shared: NonNull<Shared>,
+    /// The device the pool maps for in both directions, or null.
+    xdp_tx_dev: *const bindings::device,
     size: u32,
     next_to_clean: u32,
     next_to_use: u32,
@@ -432,7 +484,7 @@ struct Inner<R: Ring> {
 }
 
 // SAFETY: The raw pointers name the NAPI instance and shared part the queue belongs to, which
-// are `Sync`; the rest is `Send`.
+// are `Sync`, and a device that is only compared; the rest is `Send`.
 unsafe impl<R: Ring> Send for Inner<R> {}
 
 /// A frame larger than one buffer, between its first and last buffer.
@@ -443,6 +495,12 @@ enum Partial {
     Skb(SkBuff, u32),
     /// The rest of a dropped frame, up to its last buffer.
     Discard,
+}
+
+/// Where the poll sends `XDP_TX` frames, and whether it sent any.
+struct TxTarget<'a> {
+    target: Option<&'a dyn XdpTx>,
+    used: bool,
 }
 
 /// The outcome of one completed buffer.
@@ -575,8 +633,15 @@ impl<R: Ring> Queue<R> {
     /// (so that the instance is polled again until memory is available).
     ///
     /// `shared` is the queue's [`Shared`] part; the queue does nothing (and returns 0) with
-    /// another one, from another instance's poll, or when stopped.
-    pub fn poll(self: Pin<&mut Self>, shared: &Shared, ctx: &mut PollContext<'_>) -> u32 {
+    /// another one, from another instance's poll, or when stopped. Frames an XDP program sends
+    /// back out go to `xdp_tx`, whose doorbell is rung once at the end; without it they are
+    /// dropped and counted as errors.
+    pub fn poll(
+        self: Pin<&mut Self>,
+        shared: &Shared,
+        xdp_tx: Option<&dyn XdpTx>,
+        ctx: &mut PollContext<'_>,
+    ) -> u32 {
         // SAFETY: The pinned queue is not moved; `inner` is not structurally pinned.
         let this = unsafe { self.get_unchecked_mut() };
         let Some(inner) = this.inner.as_mut() else {
@@ -593,7 +658,7 @@ impl<R: Ring> Queue<R> {
         }
         // Counted per poll, as C drivers do, and added to the shared counters once.
         let mut t = Stats::default();
-        let done = inner.poll(shared, &mut t, ctx);
+        let done = inner.poll(shared, &mut t, ctx, xdp_tx);
         // SAFETY: By the type invariants `shared` is bound to this queue, whose poll is its
         // only writer; a poll runs in softirq context (or with bottom halves off), not
         // preempted, and one at a time.
@@ -660,6 +725,11 @@ impl<R: Ring> Inner<R> {
             pool,
             napi: NonNull::new(napi.as_ptr()).ok_or(EINVAL)?,
             shared: NonNull::from(shared),
+            // INVARIANT: With `xdp_tx`, the pool maps for `dma` in both directions.
+            xdp_tx_dev: match config.dma {
+                Some(dma) if config.xdp_tx => dma.as_raw(),
+                _ => ptr::null(),
+            },
             size: config.size,
             next_to_clean: 0,
             next_to_use: 0,
@@ -750,12 +820,21 @@ impl<R: Ring> Inner<R> {
         self.pool.alloc_page()
     }
 
-    fn poll(&mut self, shared: &Shared, t: &mut Stats, ctx: &mut PollContext<'_>) -> u32 {
+    fn poll(
+        &mut self,
+        shared: &Shared,
+        t: &mut Stats,
+        ctx: &mut PollContext<'_>,
+        target: Option<&dyn XdpTx>,
+    ) -> u32 {
         let budget = ctx.budget();
         let guard = rcu::read_lock();
         let prog = shared.prog.get(&guard);
         let mut done = 0;
-        let mut xdp_tx = false;
+        let mut xdp_tx = TxTarget {
+            target,
+            used: false,
+        };
         while done < budget && self.posted > 0 {
             let index = self.next_to_clean;
             let Some(c) = self.ring.completed(index) else {
@@ -782,8 +861,8 @@ impl<R: Ring> Inner<R> {
             }
         }
         drop(guard);
-        if xdp_tx {
-            self.ring.xdp_tx_flush();
+        if let (Some(target), true) = (xdp_tx.target, xdp_tx.used) {
+            target.xdp_tx_flush();
         }
         self.refill(shared, t);
         if self.posted == 0 {
@@ -803,7 +882,7 @@ impl<R: Ring> Inner<R> {
         prog: Option<xdp::ProgRef<'_>>,
         mut page: PoolPage,
         c: &Completion,
-        xdp_tx: &mut bool,
+        xdp_tx: &mut TxTarget<'_>,
     ) -> Outcome {
         let end = if c.eop { Outcome::Frame } else { Outcome::More };
         let partial = core::mem::replace(&mut self.partial, Partial::None);
@@ -899,13 +978,15 @@ impl<R: Ring> Inner<R> {
         prog: xdp::ProgRef<'_>,
         page: PoolPage,
         len: u32,
-        xdp_tx: &mut bool,
+        xdp_tx: &mut TxTarget<'_>,
     ) -> Option<(PoolPage, u32, u32)> {
         let Some(run) = ctx.xdp() else {
             // Only with a budget of 0, which does not get here.
             t.dropped += 1;
             return None;
         };
+        // Where the buffer starts for the device: the data's address follows from the headroom.
+        let start = page.dma_addr();
         let mut buff = match XdpBuff::new(page, &self.rxq, HEADROOM, len) {
             Ok(buff) => buff,
             Err(_) => {
@@ -924,12 +1005,23 @@ impl<R: Ring> Inner<R> {
                 None
             }
             Action::Tx => {
-                let sent = match buff.into_frame() {
-                    Ok(frame) => self.ring.xdp_tx(frame).map_err(drop).is_ok(),
-                    Err(_) => false,
+                let dma = start + DmaAddr::from(buff.headroom());
+                let sent = match (xdp_tx.target, buff.into_frame()) {
+                    (Some(target), Ok(frame)) => {
+                        // INVARIANT: The buffer came from the pool, which maps it at `start`
+                        // for `xdp_tx_dev` in both directions if that is not null, and the
+                        // frame owns it.
+                        let frame = XdpTxFrame {
+                            frame,
+                            dma,
+                            dev: self.xdp_tx_dev,
+                        };
+                        target.xdp_tx(frame).map_err(drop).is_ok()
+                    }
+                    _ => false,
                 };
                 if sent {
-                    *xdp_tx = true;
+                    xdp_tx.used = true;
                     t.xdp_tx += 1;
                 } else {
                     xdp::trace_exception(ctx.device(), prog, Action::Tx);

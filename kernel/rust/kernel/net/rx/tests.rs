@@ -5,9 +5,9 @@
 //! buffers at their DMA addresses and completing descriptors, then schedules the NAPI instance.
 //! A packet handler on the device captures what reaches the stack.
 
-use super::{Completion, Config, Queue, Ring, Shared, MAX_BUF_LEN};
+use super::{Completion, Config, Queue, Ring, Shared, XdpTx, XdpTxFrame, MAX_BUF_LEN};
 use crate::{
-    bindings, device,
+    bindings, c_str, device,
     dma::DmaAddr,
     kunit::Test,
     kunit_expect, kunit_expect_eq, kunit_test_suite,
@@ -19,7 +19,7 @@ use crate::{
         },
         page_pool::tests::dma_device,
         skbuff::{Checksum, HashType, SkBuff},
-        xdp::{tests::returning, XdpFrame},
+        xdp::tests::returning,
     },
     new_spinlock,
     prelude::*,
@@ -40,7 +40,7 @@ const XDP_TX_ROOM: usize = 4;
 
 /// Runs `f` with bottom halves off, so that the poll (which takes the ring's lock in softirq
 /// context) cannot interrupt it on this CPU while it holds the lock.
-pub(super) fn bh_off<R>(f: impl FnOnce() -> R) -> R {
+pub(crate) fn bh_off<R>(f: impl FnOnce() -> R) -> R {
     // SAFETY: Balanced below.
     unsafe { bindings::local_bh_disable() };
     let r = f();
@@ -66,19 +66,19 @@ pub(super) struct HwRing {
     tail: u32,
     posts: u32,
     doorbells: u32,
-    xdp_tx: KVec<XdpFrame>,
+    xdp_tx: KVec<XdpTxFrame>,
     xdp_tx_flushes: u32,
 }
 
 #[pin_data]
-pub(super) struct Hw {
+pub(crate) struct Hw {
     #[pin]
     inner: SpinLock<HwRing>,
 }
 
 /// What a frame's descriptors report besides the lengths.
 #[derive(Clone, Copy)]
-pub(super) struct Meta {
+pub(crate) struct Meta {
     error: bool,
     csum: Checksum,
     hash: Option<(u32, HashType)>,
@@ -87,7 +87,7 @@ pub(super) struct Meta {
     lie: bool,
 }
 
-pub(super) const PLAIN: Meta = Meta {
+pub(crate) const PLAIN: Meta = Meta {
     error: false,
     csum: Checksum::None,
     hash: None,
@@ -96,12 +96,12 @@ pub(super) const PLAIN: Meta = Meta {
 };
 
 /// The byte at `offset` of a test frame.
-fn pattern(offset: usize, seed: u8) -> u8 {
+pub(crate) fn pattern(offset: usize, seed: u8) -> u8 {
     (offset as u8).wrapping_mul(7).wrapping_add(seed)
 }
 
 impl Hw {
-    pub(super) fn new(size: u32) -> Result<Arc<Self>> {
+    pub(crate) fn new(size: u32) -> Result<Arc<Self>> {
         let mut descs = KVec::with_capacity(size as usize, GFP_KERNEL)?;
         for _ in 0..size {
             descs.push(
@@ -133,7 +133,7 @@ impl Hw {
     /// Receives a frame of `len` bytes (pattern `seed`, Ethernet header for the test), split
     /// over buffers of `buf_len`; returns `false` (the device drops it) if too few buffers are
     /// posted.
-    pub(super) fn receive(
+    pub(crate) fn receive(
         &self,
         dst: &[u8; 6],
         len: usize,
@@ -196,14 +196,14 @@ impl Hw {
     }
 
     /// Returns the number of completed descriptors the driver has not read yet.
-    pub(super) fn pending(&self) -> usize {
+    pub(crate) fn pending(&self) -> usize {
         bh_off(|| {
             let hw = self.inner.lock();
             hw.descs.iter().filter(|d| d.done.is_some()).count()
         })
     }
 
-    pub(super) fn posted(&self) -> u32 {
+    pub(crate) fn posted(&self) -> u32 {
         bh_off(|| {
             let hw = self.inner.lock();
             let size = hw.descs.len() as u32;
@@ -213,7 +213,7 @@ impl Hw {
 }
 
 /// The driver's half of the ring.
-pub(super) struct SwRing(pub(super) Arc<Hw>);
+pub(crate) struct SwRing(pub(crate) Arc<Hw>);
 
 impl Ring for SwRing {
     fn post(&mut self, index: u32, addr: DmaAddr, len: u32) {
@@ -235,20 +235,6 @@ impl Ring for SwRing {
         hw.tail = tail;
         hw.doorbells += 1;
     }
-
-    fn xdp_tx(&mut self, frame: XdpFrame) -> Result<(), XdpFrame> {
-        let mut hw = self.0.inner.lock();
-        if hw.xdp_tx.len() >= XDP_TX_ROOM {
-            return Err(frame);
-        }
-        // Within the capacity reserved up front: does not allocate.
-        let _ = hw.xdp_tx.push(frame, GFP_ATOMIC);
-        Ok(())
-    }
-
-    fn xdp_tx_flush(&mut self) {
-        self.0.inner.lock().xdp_tx_flushes += 1;
-    }
 }
 
 /// A channel: one NAPI instance with a receive queue.
@@ -264,12 +250,29 @@ pub(super) struct Chan {
     max_done: AtomicU32,
 }
 
+/// The channel's `XDP_TX` "queue": holds the frames, up to `XDP_TX_ROOM`.
+impl XdpTx for Chan {
+    fn xdp_tx(&self, frame: XdpTxFrame) -> Result<(), XdpTxFrame> {
+        let mut hw = self.hw.inner.lock();
+        if hw.xdp_tx.len() >= XDP_TX_ROOM {
+            return Err(frame);
+        }
+        // Within the capacity reserved up front: does not allocate.
+        let _ = hw.xdp_tx.push(frame, GFP_ATOMIC);
+        Ok(())
+    }
+
+    fn xdp_tx_flush(&self) {
+        self.hw.inner.lock().xdp_tx_flushes += 1;
+    }
+}
+
 impl Poll for Chan {
     type State = Queue<SwRing>;
 
     fn poll(&self, queue: Pin<&mut Queue<SwRing>>, ctx: &mut PollContext<'_>) -> u32 {
         self.polls.fetch_add(1, Relaxed);
-        let done = queue.poll(&self.rx, ctx);
+        let done = queue.poll(&self.rx, Some(self), ctx);
         self.max_done.fetch_max(done, Relaxed);
         if done < ctx.budget() {
             ctx.complete_done(done);
@@ -710,9 +713,31 @@ fn xdp_verdicts(test: &Test) -> Result {
         (core::mem::take(&mut hw.xdp_tx), hw.xdp_tx_flushes)
     });
     kunit_expect_eq!(test, flushes, 1);
+    // SAFETY: `test` is the running case; the name is a `'static` NUL-terminated string.
+    let other = unsafe {
+        bindings::kunit_device_register(test.as_ptr(), c_str!("rust-rx-other").as_char_ptr())
+    };
+    // SAFETY: KUnit keeps the device until the case ends.
+    let other = unsafe { device::Device::as_ref(crate::error::from_err_ptr(other)?) };
     for (i, f) in frames.iter().enumerate() {
-        kunit_expect_eq!(test, f.len(), 200);
-        kunit_expect_eq!(test, f.data().get(20).copied(), Some(pattern(20, i as u8)));
+        let data = f.frame().data();
+        kunit_expect_eq!(test, data.len(), 200);
+        kunit_expect_eq!(test, data.get(20).copied(), Some(pattern(20, i as u8)));
+        // Where the device finds the frame: the pool's mapping, for its device only.
+        kunit_expect_eq!(test, f.dma_addr(other), None);
+        let Some(addr) = f.dma_addr(&rig.chan().dma) else {
+            kunit_expect!(test, false);
+            continue;
+        };
+        // SAFETY: The address maps the frame's data, which the frame keeps alive; with the DMA
+        // device's 64-bit mask and no IOMMU it is the physical one, in the direct map.
+        let at = unsafe {
+            core::slice::from_raw_parts(
+                (addr + bindings::page_offset_base as u64) as *const u8,
+                data.len(),
+            )
+        };
+        kunit_expect!(test, at == data);
     }
     drop(frames);
     let (out, posted) = rig.pool_state()?;
