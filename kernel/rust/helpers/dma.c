@@ -11,6 +11,13 @@ void rust_helper_dma_sync_single_range_for_cpu(struct device *dev,
 	dma_sync_single_range_for_cpu(dev, addr, offset, size, dir);
 }
 
+void rust_helper_dma_sync_single_for_device(struct device *dev,
+					    dma_addr_t addr, size_t size,
+					    enum dma_data_direction dir)
+{
+	dma_sync_single_for_device(dev, addr, size, dir);
+}
+
 dma_addr_t rust_helper_dma_map_single(struct device *dev, void *ptr,
 				      size_t size, enum dma_data_direction dir)
 {

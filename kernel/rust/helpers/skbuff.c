@@ -2,6 +2,7 @@
 
 #include <linux/if_vlan.h>
 #include <linux/skbuff.h>
+#include <linux/tcp.h>
 
 void rust_helper_skb_reserve(struct sk_buff *skb, int len)
 {
@@ -151,4 +152,29 @@ dma_addr_t rust_helper_skb_frag_dma_map(struct device *dev,
 					size_t size, enum dma_data_direction dir)
 {
 	return skb_frag_dma_map(dev, frag, offset, size, dir);
+}
+
+int rust_helper_skb_checksum_start_offset(const struct sk_buff *skb)
+{
+	return skb_checksum_start_offset(skb);
+}
+
+u16 rust_helper_skb_csum_offset(const struct sk_buff *skb)
+{
+	return skb->csum_offset;
+}
+
+int rust_helper_skb_transport_offset(const struct sk_buff *skb)
+{
+	return skb_transport_offset(skb);
+}
+
+int rust_helper_skb_tcp_all_headers(const struct sk_buff *skb)
+{
+	return skb_tcp_all_headers(skb);
+}
+
+void rust_helper_skb_set_network_header(struct sk_buff *skb, const int offset)
+{
+	skb_set_network_header(skb, offset);
 }

@@ -12,7 +12,11 @@
 //!   fit and wakes when completions made room for two (`netif_txq_maybe_stop()` and
 //!   `__netif_txq_completed_wake()` semantics);
 //! - byte queue limits, and doorbell batching with `xmit_more`;
-//! - completion in NAPI context with `napi_consume_skb()`, and counted outcomes.
+//! - XDP frames: sent back out by the receive engine (`XDP_TX`, from where they were received
+//!   when its page pool maps for this device in both directions), and redirected to the device
+//!   (`ndo_xdp_xmit`, mapped);
+//! - completion in NAPI context with `napi_consume_skb()` and bulk frame return, counted
+//!   outcomes, and a report of the ring's state for the watchdog's `ndo_tx_timeout`.
 //!
 //! The queue lives in the device's private data. [`Queue::xmit`] runs from `start_xmit`,
 //! [`Queue::complete`] from the NAPI poll that cleans the ring, [`Queue::start`] and
@@ -20,9 +24,15 @@
 //! completion, which run concurrently on different CPUs; a spinlock, taken once per packet and
 //! once per completion batch (and only ever with bottom halves off), serializes them.
 //!
-//! Not yet covered: XDP frames (`XDP_TX` and `ndo_xdp_xmit`), checksum and segmentation
-//! offload hints, and netpoll transmitting from hard interrupt context (the lock is not taken
-//! with interrupts off, so such a transmission must not interrupt a completion on its CPU).
+//! XDP frames share the ring with the stack's packets but not byte queue limits, and a full ring
+//! drops them (counted) instead of stopping the queue.
+//!
+//! The first descriptor of a packet carries the offloads it asks for ([`Offload`]: checksum
+//! insertion, segmentation, VLAN tag insertion).
+//!
+//! Not yet covered: multi-buffer XDP frames (refused), and netpoll transmitting from hard
+//! interrupt context (the lock is not taken with interrupts off, so such a transmission must
+//! not interrupt a completion on its CPU).
 //!
 //! # Examples
 //!
@@ -70,10 +80,13 @@ use crate::{
         netdev::{
             Device, QueueStatsTx, Rtnl, StopResult, TxQueue, TxResult, TxSkb, WakeResult, Xmit,
         },
+        rx::{XdpTx, XdpTxFrame},
+        xdp::{FrameBulk, XdpFrame, XmitFrames},
     },
     new_spinlock,
     prelude::*,
     sync::{
+        rcu,
         u64_stats::{Counter, U64StatsSync, Update},
         SpinLock,
     },
@@ -99,6 +112,126 @@ pub struct Desc {
     pub first: bool,
     /// Whether it ends a packet: the device reports the packet's completion on it.
     pub last: bool,
+    /// What the device does to the packet besides sending it; set on its first descriptor.
+    pub offload: Offload,
+}
+
+/// Work a packet asks the device to do besides sending it, from its skb.
+///
+/// The stack asks only for what the device advertises: checksums with `NETIF_F_HW_CSUM` (or
+/// `NETIF_F_IP_CSUM` and `NETIF_F_IPV6_CSUM`), segmentation with `NETIF_F_TSO`,
+/// `NETIF_F_TSO6` and `NETIF_F_GSO_UDP_L4`, VLAN tags with `NETIF_F_HW_VLAN_CTAG_TX`; without
+/// those features it does the work in software and the packet asks for nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offload {
+    /// Insert the transport checksum (`CHECKSUM_PARTIAL`).
+    pub csum: Option<CsumInsert>,
+    /// Split the packet into segments.
+    pub gso: Option<Gso>,
+    /// Insert an 802.1Q tag with this tag control information.
+    pub vlan: Option<u16>,
+}
+
+/// Where the device inserts a checksum: it sums the packet's bytes from `start` to the end and
+/// stores the result at `start + offset`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CsumInsert {
+    /// Where the summed bytes start, from the start of the packet.
+    pub start: u16,
+    /// Where the checksum goes, from `start`.
+    pub offset: u16,
+}
+
+/// The protocol a segmented packet carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GsoKind {
+    /// TCP over IPv4 (`SKB_GSO_TCPV4`).
+    Tcp4,
+    /// TCP over IPv6 (`SKB_GSO_TCPV6`).
+    Tcp6,
+    /// UDP, segmented into datagrams (`SKB_GSO_UDP_L4`).
+    Udp,
+}
+
+/// How to segment a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gso {
+    /// The protocol.
+    pub kind: GsoKind,
+    /// Payload bytes per segment (the last one may be shorter).
+    pub mss: u16,
+    /// The number of segments.
+    pub segs: u16,
+    /// The bytes of headers every segment repeats: up to the end of the TCP or UDP header.
+    pub header_len: u16,
+}
+
+impl Offload {
+    /// Reads what `skb` asks for; fails with `EOPNOTSUPP` for a segmentation this type does not
+    /// describe (tunnels, for instance, which a device only gets if it advertises them).
+    fn of(skb: &TxSkb) -> Result<Self> {
+        let raw = skb.as_ptr();
+        // SAFETY: The skb is valid; its metadata does not change while the driver holds it.
+        let (summed, shinfo) = unsafe { (bindings::skb_ip_summed(raw), bindings::skb_shinfo(raw)) };
+        let csum = if u32::from(summed) == bindings::CHECKSUM_PARTIAL {
+            // SAFETY: As above; a `CHECKSUM_PARTIAL` skb has its checksum start and offset set.
+            let (start, offset) = unsafe {
+                (
+                    bindings::skb_checksum_start_offset(raw),
+                    bindings::skb_csum_offset(raw),
+                )
+            };
+            Some(CsumInsert {
+                start: u16::try_from(start).map_err(|_| EINVAL)?,
+                offset,
+            })
+        } else {
+            None
+        };
+        // SAFETY: As above.
+        let (size, segs, gso_type) =
+            unsafe { ((*shinfo).gso_size, (*shinfo).gso_segs, (*shinfo).gso_type) };
+        let gso = if size == 0 {
+            None
+        } else {
+            let kind = if gso_type & bindings::SKB_GSO_TCPV4 != 0 {
+                GsoKind::Tcp4
+            } else if gso_type & bindings::SKB_GSO_TCPV6 != 0 {
+                GsoKind::Tcp6
+            } else if gso_type & bindings::SKB_GSO_UDP_L4 != 0 {
+                GsoKind::Udp
+            } else {
+                return Err(EOPNOTSUPP);
+            };
+            let known = bindings::SKB_GSO_TCPV4
+                | bindings::SKB_GSO_TCPV6
+                | bindings::SKB_GSO_UDP_L4
+                | bindings::SKB_GSO_DODGY
+                | bindings::SKB_GSO_TCP_ECN
+                | bindings::SKB_GSO_TCP_FIXEDID;
+            if gso_type & !known != 0 {
+                return Err(EOPNOTSUPP);
+            }
+            // SAFETY: As above; a segmentation-offload skb has its transport header set.
+            let header_len = unsafe {
+                match kind {
+                    // The UDP header: 8 bytes.
+                    GsoKind::Udp => bindings::skb_transport_offset(raw) + 8,
+                    _ => bindings::skb_tcp_all_headers(raw),
+                }
+            };
+            Some(Gso {
+                kind,
+                mss: size,
+                segs,
+                header_len: u16::try_from(header_len).map_err(|_| EINVAL)?,
+            })
+        };
+        let mut tci = 0u16;
+        // SAFETY: As above; `tci` is written only if the skb carries a tag.
+        let vlan = (unsafe { bindings::__vlan_hwaccel_get_tag(raw, &mut tci) } == 0).then_some(tci);
+        Ok(Self { csum, gso, vlan })
+    }
 }
 
 /// The hardware side of a transmit ring: how a driver's descriptors are written and read.
@@ -112,7 +245,8 @@ pub trait Ring: Send {
     fn write(&mut self, index: u32, desc: &Desc);
 
     /// Returns whether the device is done with the descriptor at `index`. Called in ring
-    /// order, for written descriptors only.
+    /// order, for written descriptors only, and possibly more than once for one descriptor
+    /// (the answer stays `true` until the descriptor is written again).
     fn completed(&mut self, index: u32) -> bool;
 
     /// Tells the device that the descriptors before `tail` are written (`tail` is the index of
@@ -143,8 +277,8 @@ pub struct Stats {
     pub packets: u64,
     /// Bytes of the packets the device completed.
     pub bytes: u64,
-    /// Packets dropped by the engine: a mapping failed, the queue was not started, or the
-    /// packet was given to the wrong queue.
+    /// Packets dropped by the engine: a mapping failed, the packet asked for an unknown
+    /// segmentation, the queue was not started, or the packet was given to the wrong queue.
     pub dropped: u64,
     /// Packets handed back to the core because the ring was full (`NETDEV_TX_BUSY`).
     pub busy: u64,
@@ -152,6 +286,13 @@ pub struct Stats {
     pub stops: u64,
     /// Times completions woke the stopped queue.
     pub wakes: u64,
+    /// XDP frames the device completed (also counted in `packets` and `bytes`).
+    pub xdp_frames: u64,
+    /// XDP frames refused: the ring was full, the frame could not be mapped or had fragments,
+    /// or the queue was not started.
+    pub xdp_dropped: u64,
+    /// Times the watchdog found the queue stuck ([`Queue::timeout`]).
+    pub timeouts: u64,
 }
 
 /// The counters of [`Stats`], updated under the queue's lock.
@@ -163,6 +304,9 @@ struct Counters {
     busy: Counter,
     stops: Counter,
     wakes: Counter,
+    xdp_frames: Counter,
+    xdp_dropped: Counter,
+    timeouts: Counter,
 }
 
 /// How a descriptor's buffer was mapped.
@@ -174,6 +318,18 @@ enum Map {
     Single,
     /// A page fragment (`skb_frag_dma_map()`).
     Page,
+    /// A page-pool buffer the pool mapped in both directions: synced, not ours to unmap.
+    Pool,
+}
+
+/// What a packet's last descriptor holds until the device completes it.
+enum Packet {
+    /// Nothing (not a last descriptor, or a free one).
+    None,
+    /// A packet from the stack.
+    Skb(TxSkb),
+    /// An XDP frame.
+    Frame(XdpFrame),
 }
 
 /// A descriptor's buffer, and on a packet's last descriptor, the packet.
@@ -181,7 +337,7 @@ struct Slot {
     addr: DmaAddr,
     len: u32,
     map: Map,
-    skb: Option<TxSkb>,
+    packet: Packet,
 }
 
 impl Slot {
@@ -189,7 +345,7 @@ impl Slot {
         addr: 0,
         len: 0,
         map: Map::None,
-        skb: None,
+        packet: Packet::None,
     };
 }
 
@@ -198,7 +354,7 @@ impl Slot {
 /// # Invariants
 ///
 /// The `used` slots from `next_to_clean` on hold live mappings for `dev` (and the last slot of
-/// each packet its skb); the others are empty.
+/// each packet its skb or frame); the others are empty.
 struct Inner<R: Ring> {
     ring: R,
     slots: KVec<Slot>,
@@ -208,6 +364,8 @@ struct Inner<R: Ring> {
     next_to_clean: u32,
     used: u32,
     queue: u32,
+    /// Descriptors were written since the last doorbell.
+    pending: bool,
 }
 
 impl<R: Ring> Inner<R> {
@@ -216,13 +374,13 @@ impl<R: Ring> Inner<R> {
     }
 
     /// Unmaps the buffer of `slot` and empties it, returning its packet.
-    fn release(dev: &device::Device, slot: &mut Slot) -> Option<TxSkb> {
+    fn release(dev: &device::Device, slot: &mut Slot) -> Packet {
         let dir = bindings::dma_data_direction_DMA_TO_DEVICE;
         // SAFETY: By the type invariants a used slot holds a live mapping of `len` bytes at
         // `addr` for `dev`, made the way `map` says, and the device is done with it.
         unsafe {
             match slot.map {
-                Map::None => (),
+                Map::None | Map::Pool => (),
                 Map::Single => {
                     bindings::dma_unmap_single(dev.as_raw(), slot.addr, slot.len as usize, dir)
                 }
@@ -236,7 +394,7 @@ impl<R: Ring> Inner<R> {
             }
         }
         slot.map = Map::None;
-        slot.skb.take()
+        core::mem::replace(&mut slot.packet, Packet::None)
     }
 
     /// Undoes the mappings of a packet whose descriptors were not written: the `n` slots from
@@ -260,8 +418,92 @@ impl<R: Ring> Inner<R> {
             addr,
             len,
             map,
-            skb: None,
+            packet: Packet::None,
         };
+        Ok(())
+    }
+
+    /// Rings the doorbell for the descriptors written since the last one.
+    fn flush(&mut self) {
+        if self.pending {
+            self.ring.doorbell(self.next_to_use);
+            self.pending = false;
+        }
+    }
+
+    /// Writes `frame` into one descriptor, without ringing the doorbell. `pool` is the DMA
+    /// address of its data in a buffer mapped for `dev` in both directions, if it is in one;
+    /// otherwise the frame is mapped. Gives the frame back if the ring is full, the frame has
+    /// fragments or cannot be mapped.
+    ///
+    /// # Safety
+    ///
+    /// If `pool` is set, it maps the frame's data for `dev` in both directions for as long as
+    /// the frame lives.
+    unsafe fn push_frame(
+        &mut self,
+        frame: XdpFrame,
+        pool: Option<DmaAddr>,
+    ) -> Result<(), XdpFrame> {
+        let raw = frame.into_raw();
+        // SAFETY: The frame is valid; we gave up ownership just above and take it back below.
+        let frags = unsafe { (*raw.as_ptr()).flags } & bindings::xdp_buff_flags_XDP_FLAGS_HAS_FRAGS;
+        // SAFETY: `raw` is the frame given up above: ownership comes back.
+        let frame = unsafe { XdpFrame::from_raw(raw) };
+        if self.free() == 0 || frags != 0 || frame.is_empty() {
+            return Err(frame);
+        }
+        let len = frame.len();
+        let dev = self.dev.as_raw();
+        let (addr, map) = if let Some(addr) = pool {
+            // SAFETY: By the safety requirements `addr` maps the frame's `len` bytes for `dev` in
+            // both directions; the CPU is done writing them.
+            unsafe {
+                bindings::dma_sync_single_for_device(
+                    dev,
+                    addr,
+                    len as usize,
+                    bindings::dma_data_direction_DMA_BIDIRECTIONAL,
+                )
+            };
+            (addr, Map::Pool)
+        } else {
+            let data = frame.data().as_ptr().cast_mut();
+            // SAFETY: The frame's `len` bytes at `data` stay in place while the frame lives,
+            // which it does until its slot is released (and unmapped).
+            let addr = unsafe {
+                bindings::dma_map_single(
+                    dev,
+                    data.cast(),
+                    len as usize,
+                    bindings::dma_data_direction_DMA_TO_DEVICE,
+                )
+            };
+            // SAFETY: FFI call; `addr` was returned by a mapping call for `dev`.
+            if unsafe { bindings::dma_mapping_error(dev, addr) } != 0 {
+                return Err(frame);
+            }
+            (addr, Map::Single)
+        };
+        let index = self.next_to_use;
+        // INVARIANT: The slot becomes used with the live mapping and its frame.
+        self.slots[index as usize] = Slot {
+            addr,
+            len,
+            map,
+            packet: Packet::Frame(frame),
+        };
+        let desc = Desc {
+            addr,
+            len,
+            first: true,
+            last: true,
+            offload: Offload::default(),
+        };
+        self.ring.write(index, &desc);
+        self.next_to_use = (index + 1) % self.size;
+        self.used += 1;
+        self.pending = true;
         Ok(())
     }
 
@@ -373,6 +615,7 @@ impl<R: Ring> Queue<R> {
             next_to_clean: 0,
             used: 0,
             queue: config.queue,
+            pending: false,
         };
         bh_off(|| {
             let mut guard = self.inner.lock();
@@ -427,7 +670,10 @@ impl<R: Ring> Queue<R> {
     ///
     /// Returns [`TxResult::Busy`] with the packet if the ring is full (the queue is stopped
     /// then, and the core retries after a completion woke it). A packet whose buffers cannot be
-    /// mapped, given to another queue, or given to a stopped engine is dropped and counted.
+    /// mapped or asks for a segmentation [`Offload`] does not describe, given to another
+    /// queue, or given to a stopped engine is dropped and counted.
+    /// Either way, descriptors written for earlier packets reach the device: the doorbell is
+    /// rung when no packet follows.
     pub fn xmit(&self, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
         let mut guard = self.inner.lock();
         // SAFETY: `start_xmit` runs with bottom halves off; the counters are only updated under
@@ -446,16 +692,21 @@ impl<R: Ring> Queue<R> {
         let nr_frags = u32::from(unsafe { (*bindings::skb_shinfo(skb.as_ptr())).nr_frags });
         if inner.free() < nr_frags + 1 {
             txq.stop();
+            inner.flush();
             self.c.busy.inc(&update);
             self.c.stops.inc(&update);
             return TxResult::Busy(skb);
         }
-        let n = match inner.map(&skb) {
-            Ok(0) | Err(_) => {
+        let mapped = Offload::of(&skb).and_then(|offload| Ok((inner.map(&skb)?, offload)));
+        let (n, offload) = match mapped {
+            Ok((0, _)) | Err(_) => {
+                if !xmit.more() {
+                    inner.flush();
+                }
                 self.c.dropped.inc(&update);
                 return TxResult::Ok;
             }
-            Ok(n) => n,
+            Ok(v) => v,
         };
         let first = inner.next_to_use;
         for k in 0..n {
@@ -466,14 +717,16 @@ impl<R: Ring> Queue<R> {
                 len: slot.len,
                 first: k == 0,
                 last: k + 1 == n,
+                offload: if k == 0 { offload } else { Offload::default() },
             };
             inner.ring.write(i, &desc);
         }
         let bytes = skb.len();
         let last = ((first + n - 1) % inner.size) as usize;
-        inner.slots[last].skb = Some(skb);
+        inner.slots[last].packet = Packet::Skb(skb);
         inner.next_to_use = (first + n) % inner.size;
         inner.used += n;
+        inner.pending = true;
         let ring_now = xmit.sent(bytes);
         let free = inner.free();
         let stopped = xmit.maybe_stop(|| free, STOP_THRESHOLD, START_THRESHOLD);
@@ -481,51 +734,153 @@ impl<R: Ring> Queue<R> {
             self.c.stops.inc(&update);
         }
         if ring_now || stopped != StopResult::Running {
-            inner.ring.doorbell(inner.next_to_use);
+            inner.flush();
         }
         TxResult::Ok
     }
 
+    /// Transmits frames redirected to the device (`ndo_xdp_xmit`): maps each and writes it
+    /// into one descriptor, while there is room, and rings the doorbell if `flush`. Returns the
+    /// number taken; the core frees the rest. A frame that cannot be mapped (or has fragments)
+    /// is dropped and ends the batch. Frames are not reported to byte queue limits, and a full
+    /// ring does not stop the queue.
+    ///
+    /// Called from the driver's [`Operations::xdp_xmit`](super::netdev::Operations::xdp_xmit),
+    /// with bottom halves off.
+    pub fn xdp_xmit(&self, frames: &mut XmitFrames<'_>, flush: bool) -> u32 {
+        let mut guard = self.inner.lock();
+        // SAFETY: `ndo_xdp_xmit` runs with bottom halves off and the lock is held: the only
+        // writer, not preempted.
+        let update = unsafe { self.sync.begin() };
+        let mut taken = 0;
+        let Some(inner) = guard.as_mut() else {
+            self.c.xdp_dropped.add(&update, frames.remaining());
+            return 0;
+        };
+        while inner.free() > 0 {
+            let Some(frame) = frames.next() else {
+                break;
+            };
+            // SAFETY: No pool address: the frame is mapped.
+            match unsafe { inner.push_frame(frame, None) } {
+                Ok(()) => taken += 1,
+                Err(frame) => {
+                    // Taken from the core, so ours to free; the rest stay the core's.
+                    drop(frame);
+                    self.c.xdp_dropped.inc(&update);
+                    break;
+                }
+            }
+        }
+        self.c.xdp_dropped.add(&update, frames.remaining());
+        if flush {
+            inner.flush();
+        }
+        taken
+    }
+
+    /// Reports the queue's state when the watchdog found it stuck (call from the driver's
+    /// [`Operations::tx_timeout`](super::netdev::Operations::tx_timeout)): logs the
+    /// descriptors in flight and whether the device completed the oldest one without the
+    /// completion being cleaned (a lost interrupt), counts the timeout and returns that state,
+    /// or `None` if the queue is stopped. Recovering (resetting the device) is the driver's.
+    pub fn timeout(&self, dev: &Device) -> Option<Timeout> {
+        bh_off(|| {
+            let mut guard = self.inner.lock();
+            let inner = guard.as_mut()?;
+            let t = Timeout {
+                in_flight: inner.used,
+                next_to_use: inner.next_to_use,
+                next_to_clean: inner.next_to_clean,
+                oldest_completed: inner.used > 0 && inner.ring.completed(inner.next_to_clean),
+            };
+            // SAFETY: The device is valid and its name NUL-terminated within the array (C's
+            // messages read it the same way).
+            let name = unsafe { CStr::from_char_ptr((*dev.as_ptr()).name.as_ptr()) };
+            crate::pr_warn!(
+                "{}: tx queue {}: {} descriptors in flight, next to use {}, next to clean {}{}\n",
+                name,
+                inner.queue,
+                t.in_flight,
+                t.next_to_use,
+                t.next_to_clean,
+                if t.oldest_completed {
+                    ", oldest completed but not cleaned"
+                } else {
+                    ""
+                }
+            );
+            // SAFETY: Bottom halves are off and the lock is held: the only writer.
+            let update = unsafe { self.sync.begin() };
+            self.c.timeouts.inc(&update);
+            Some(t)
+        })
+    }
+
     /// Cleans the descriptors the device completed, in NAPI context: unmaps their buffers,
-    /// frees their packets with `napi_consume_skb()`, reports them to byte queue limits and
-    /// wakes the queue if it was stopped and has room again. Returns the packets completed
-    /// (transmit completions do not count against the poll's budget).
+    /// frees their packets with `napi_consume_skb()` and returns their frames in bulk, reports
+    /// the packets to byte queue limits and wakes the queue if it was stopped and has room
+    /// again. Returns the packets and frames completed (transmit completions do not count
+    /// against the poll's budget).
     pub fn complete(&self, ctx: &PollContext<'_>) -> u32 {
         let mut guard = self.inner.lock();
         let Some(inner) = guard.as_mut() else {
             return 0;
         };
         let (mut pkts, mut bytes) = (0u32, 0u32);
+        let (mut frames, mut frame_bytes) = (0u32, 0u32);
+        let rcu = rcu::read_lock();
+        let mut bulk = FrameBulk::new(&rcu);
         while inner.used > 0 && inner.ring.completed(inner.next_to_clean) {
             let i = inner.next_to_clean as usize;
-            if let Some(skb) = Inner::<R>::release(&inner.dev, &mut inner.slots[i]) {
-                pkts += 1;
-                bytes += skb.len();
-                ctx.consume_tx_skb(skb);
+            match Inner::<R>::release(&inner.dev, &mut inner.slots[i]) {
+                Packet::None => (),
+                Packet::Skb(skb) => {
+                    pkts += 1;
+                    bytes += skb.len();
+                    ctx.consume_tx_skb(skb);
+                }
+                Packet::Frame(frame) => {
+                    frames += 1;
+                    frame_bytes += frame.len();
+                    bulk.push(frame);
+                }
             }
             inner.next_to_clean = (inner.next_to_clean + 1) % inner.size;
             inner.used -= 1;
         }
+        drop(bulk);
+        drop(rcu);
         let free = inner.free();
         let woke = ctx.device().tx_queue(inner.queue).map(|txq| {
             // SAFETY: Completions are serialized by the lock, and report each sent packet's
             // bytes once, as `xmit()` reported them.
-            unsafe { txq.completed_wake(pkts, bytes, || free, START_THRESHOLD, || false) }
+            let r = unsafe { txq.completed_wake(pkts, bytes, || free, START_THRESHOLD, || false) };
+            // Frames alone (nothing for BQL) make room too. The queue is only stopped under
+            // the lock held here, so it cannot be stopping concurrently.
+            if pkts == 0 && frames > 0 && free >= START_THRESHOLD && txq.is_stopped() {
+                txq.wake();
+                return WakeResult::Woken;
+            }
+            r
         });
         // SAFETY: The poll runs with bottom halves off and the lock is held: the only writer,
         // not preempted.
         let update = unsafe { self.sync.begin() };
-        self.count(&update, pkts, bytes, woke == Some(WakeResult::Woken));
-        pkts
+        self.count(&update, pkts + frames, bytes + frame_bytes, frames);
+        if woke == Some(WakeResult::Woken) {
+            self.c.wakes.inc(&update);
+        }
+        pkts + frames
     }
 
-    fn count(&self, update: &Update<'_>, pkts: u32, bytes: u32, woke: bool) {
+    fn count(&self, update: &Update<'_>, pkts: u32, bytes: u32, frames: u32) {
         if pkts > 0 {
             self.c.packets.add(update, pkts as usize);
             self.c.bytes.add(update, bytes as usize);
         }
-        if woke {
-            self.c.wakes.inc(update);
+        if frames > 0 {
+            self.c.xdp_frames.add(update, frames as usize);
         }
     }
 
@@ -538,6 +893,9 @@ impl<R: Ring> Queue<R> {
             busy: self.c.busy.get(),
             stops: self.c.stops.get(),
             wakes: self.c.wakes.get(),
+            xdp_frames: self.c.xdp_frames.get(),
+            xdp_dropped: self.c.xdp_dropped.get(),
+            timeouts: self.c.timeouts.get(),
         })
     }
 
@@ -550,6 +908,50 @@ impl<R: Ring> Queue<R> {
         qs.stop = s.stops;
         qs.wake = s.wakes;
     }
+}
+
+/// `XDP_TX` frames from the receive engine. A frame in a buffer its page pool maps for this
+/// queue's DMA device in both directions is transmitted from there (synced); others are mapped.
+impl<R: Ring> XdpTx for Queue<R> {
+    fn xdp_tx(&self, frame: XdpTxFrame) -> Result<(), XdpTxFrame> {
+        let mut guard = self.inner.lock();
+        // SAFETY: The receive engine calls this from its NAPI poll, with bottom halves off; the
+        // lock is held: the only writer, not preempted.
+        let update = unsafe { self.sync.begin() };
+        let Some(inner) = guard.as_mut() else {
+            self.c.xdp_dropped.inc(&update);
+            return Err(frame);
+        };
+        let pool = frame.dma_addr(&inner.dev);
+        // SAFETY: `dma_addr()` returns an address only for a buffer mapped for `inner.dev` in
+        // both directions, which the frame owns.
+        let r = unsafe { inner.push_frame(frame.into_frame(), pool) };
+        r.map_err(|frame| {
+            self.c.xdp_dropped.inc(&update);
+            // Dropped by the caller, which counts the failed verdict.
+            XdpTxFrame::from_frame(frame)
+        })
+    }
+
+    fn xdp_tx_flush(&self) {
+        if let Some(inner) = self.inner.lock().as_mut() {
+            inner.flush();
+        }
+    }
+}
+
+/// The state of a stuck transmit queue, as [`Queue::timeout`] found it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timeout {
+    /// Descriptors written and not cleaned.
+    pub in_flight: u32,
+    /// The next descriptor to be written.
+    pub next_to_use: u32,
+    /// The oldest descriptor in flight.
+    pub next_to_clean: u32,
+    /// Whether the device completed the oldest descriptor (so completions are not being
+    /// cleaned: a lost interrupt) rather than not getting to it (a stuck device).
+    pub oldest_completed: bool,
 }
 
 #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]

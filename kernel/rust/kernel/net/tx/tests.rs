@@ -3,9 +3,13 @@
 //! KUnit suite `rust_net_tx`: the transmit queue engine on a registered device whose
 //! "hardware" is a software descriptor ring: the test plays the device, reading the packets at
 //! the descriptors' DMA addresses and completing them, then schedules the NAPI instance that
-//! cleans the ring.
+//! cleans the ring. XDP frames come through `ndo_xdp_xmit`, and from the receive engine's
+//! `XDP_TX` on a device with both engines.
 
-use super::{Config, Desc, Queue, Ring, START_THRESHOLD, STOP_THRESHOLD};
+use super::{
+    Config, CsumInsert, Desc, Gso, GsoKind, Offload, Queue, Ring, Timeout, START_THRESHOLD,
+    STOP_THRESHOLD,
+};
 use crate::{
     bindings, device,
     kunit::Test,
@@ -18,14 +22,19 @@ use crate::{
             Unregistered, Xmit,
         },
         page_pool::{tests::dma_device, PagePool, Params},
+        rx,
         skbuff::SkBuff,
+        xdp::{tests::returning, RxqInfo, XdpBuff, XdpFrame, XmitFrames, PACKET_HEADROOM},
     },
     new_spinlock,
     prelude::*,
     sync::{Arc, SpinLock},
     types::ARef,
 };
-use core::sync::atomic::{AtomicBool, Ordering::Relaxed};
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed},
+};
 
 /// The EtherType of the test frames (IEEE 802 local experimental).
 const ETHERTYPE: u16 = 0x88b5;
@@ -57,6 +66,8 @@ struct HwRing {
     /// The buffers of the last packet read.
     last_buffers: u32,
     buffers: u32,
+    /// The offloads of the packets read.
+    offloads: KVec<Offload>,
 }
 
 #[pin_data]
@@ -85,6 +96,7 @@ impl Hw {
                     sent: KVec::new(),
                     last_buffers: 0,
                     buffers: 0,
+                    offloads: KVec::new(),
                 }),
             }? Error),
             GFP_KERNEL,
@@ -116,6 +128,7 @@ impl Hw {
                 if d.first {
                     hw.partial = KVec::new();
                     hw.buffers = 0;
+                    hw.offloads.push(d.offload, GFP_ATOMIC)?;
                 }
                 hw.partial.extend_from_slice(bytes, GFP_ATOMIC)?;
                 hw.buffers += 1;
@@ -150,7 +163,7 @@ impl Ring for SwRing {
     }
 
     fn completed(&mut self, index: u32) -> bool {
-        core::mem::take(&mut self.0.inner.lock().done[index as usize])
+        self.0.inner.lock().done[index as usize]
     }
 
     fn doorbell(&mut self, tail: u32) {
@@ -186,6 +199,8 @@ struct Priv {
     napi: Napi<Chan>,
     /// Start the engine in `open`.
     auto_start: AtomicBool,
+    /// What `tx_timeout` found: descriptors in flight, plus one (0: not called).
+    timeout_seen: AtomicU32,
 }
 
 struct Drv;
@@ -216,6 +231,16 @@ impl Operations for Drv {
     fn start_xmit(dev: &NetDevice<Self>, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
         dev.data().get_ref().napi.data().txq.xmit(skb, xmit)
     }
+
+    fn xdp_xmit(dev: &NetDevice<Self>, frames: &mut XmitFrames<'_>, flush: bool) {
+        dev.data().get_ref().napi.data().txq.xdp_xmit(frames, flush);
+    }
+
+    fn tx_timeout(dev: &NetDevice<Self>, _queue: u32) {
+        if let Some(t) = dev.data().get_ref().napi.data().txq.timeout(dev) {
+            dev.data().timeout_seen.store(t.in_flight + 1, Relaxed);
+        }
+    }
 }
 
 struct Rig {
@@ -237,21 +262,38 @@ impl Rig {
                     size,
                 }? Error), ()),
                 auto_start: AtomicBool::new(auto_start),
+                timeout_seen: AtomicU32::new(0),
             }? Error))
         })?;
         dev.set_random_mac_address();
-        // Scatter-gather, so that the core hands over fragments instead of linearizing; and an
-        // MTU below IPv6's minimum, so that the stack sends nothing of its own (no IPv6 on the
-        // device, hence no neighbour discovery) and the ring holds the test's packets only.
+        // The watchdog checks stopped queues every 50 ms.
+        // SAFETY: FFI call without preconditions.
+        dev.set_watchdog_timeout(unsafe { bindings::__msecs_to_jiffies(50) } as i32);
+        // Scatter-gather, so that the core hands over fragments instead of linearizing, and the
+        // offloads the engine describes; and an MTU below IPv6's minimum, so that the stack
+        // sends nothing of its own (no IPv6 on the device, hence no neighbour discovery) and
+        // the ring holds the test's packets only.
+        let features = [
+            bindings::NETIF_F_SG_BIT,
+            bindings::NETIF_F_HW_CSUM_BIT,
+            bindings::NETIF_F_TSO_BIT,
+            bindings::NETIF_F_HW_VLAN_CTAG_TX_BIT,
+        ]
+        .iter()
+        .fold(0u64, |f, bit| f | 1 << bit);
         // SAFETY: The device is not registered yet; its features and MTU are ours to set.
         unsafe {
             let raw = dev.as_ptr();
             (*raw).mtu = 1000;
-            (*raw).features |= 1 << bindings::NETIF_F_SG_BIT;
-            (*raw).hw_features |= 1 << bindings::NETIF_F_SG_BIT;
+            (*raw).features |= features;
+            (*raw).hw_features |= features;
         }
         let dev = dev.register()?;
         Ok(Self { dev, hw })
+    }
+
+    fn doorbells(&self) -> u32 {
+        bh_off(|| self.hw.inner.lock().doorbells)
     }
 
     fn txq(&self) -> &Queue<SwRing> {
@@ -295,16 +337,17 @@ fn bql_in_flight(queue: &TxQueue) -> u32 {
     }
 }
 
-/// Transmits a frame of `len` bytes (pattern `seed`) through `dev_queue_xmit()`, with its last
-/// `frag_len * frags` bytes in page fragments from `pool`.
-fn send(
-    dev: &Device,
+/// Builds a frame of `len` bytes (pattern `seed`), with its last `frag_len * frags` bytes in
+/// page fragments from `pool`; `l3` replaces the test EtherType and the bytes after the
+/// Ethernet header.
+fn build(
     len: usize,
     seed: u8,
     frags: u32,
     frag_len: u32,
     pool: Option<&mut PagePool>,
-) -> Result<i32> {
+    l3: Option<(u16, &[u8])>,
+) -> Result<SkBuff> {
     let in_frags = (frags * frag_len) as usize;
     let head = len - in_frags;
     let mut skb = SkBuff::alloc(head as u32 + 64)?;
@@ -315,7 +358,9 @@ fn send(
     }
     data[..6].fill(0xff);
     data[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-    data[12..14].copy_from_slice(&ETHERTYPE.to_be_bytes());
+    let (ethertype, hdr) = l3.unwrap_or((ETHERTYPE, &[]));
+    data[12..14].copy_from_slice(&ethertype.to_be_bytes());
+    data[14..14 + hdr.len()].copy_from_slice(hdr);
     if let Some(pool) = pool {
         for f in 0..frags as usize {
             let mut page = pool.alloc_page()?;
@@ -329,11 +374,34 @@ fn send(
                 .map_err(|e| e.error)?;
         }
     }
+    Ok(skb)
+}
+
+/// Transmits `skb` through `dev_queue_xmit()`, after `prepare` set what a socket would have
+/// (with the data at the Ethernet header).
+fn xmit_skb(
+    dev: &Device,
+    mut skb: SkBuff,
+    prepare: impl FnOnce(*mut bindings::sk_buff),
+) -> Result<i32> {
     // SAFETY: `dev` outlives the call; the skb is handed to the core before it returns.
     unsafe { skb.eth_type_trans(dev) }?;
     skb.push(14)?;
+    prepare(skb.as_ptr());
     // SAFETY: The skb is valid and has a device; the core takes ownership.
     Ok(unsafe { bindings::__dev_queue_xmit(skb.into_raw().as_ptr(), core::ptr::null_mut()) })
+}
+
+/// Transmits a test frame: see [`build`].
+fn send(
+    dev: &Device,
+    len: usize,
+    seed: u8,
+    frags: u32,
+    frag_len: u32,
+    pool: Option<&mut PagePool>,
+) -> Result<i32> {
+    xmit_skb(dev, build(len, seed, frags, frag_len, pool, None)?, |_| ())
 }
 
 /// Checks that `pkt` is a test frame of `len` bytes with pattern `seed`.
@@ -508,6 +576,400 @@ fn misuse_is_refused(test: &Test) -> Result {
     Ok(())
 }
 
+/// Makes `n` frames of `len` bytes (patterns `seed0`, `seed0 + 1`, ...) in buffers of `pool`,
+/// registered with `rxq`, as a redirecting device would; returns them as the core hands them
+/// to `ndo_xdp_xmit`.
+fn frames(
+    rxq: &RxqInfo,
+    pool: &mut PagePool,
+    n: usize,
+    len: usize,
+    seed0: u8,
+) -> Result<KVec<*mut bindings::xdp_frame>> {
+    let mut out = KVec::with_capacity(n, GFP_KERNEL)?;
+    for k in 0..n {
+        let seed = seed0.wrapping_add(k as u8);
+        let mut page = pool.alloc_page()?;
+        let start = PACKET_HEADROOM as usize;
+        let data = &mut page.as_mut_slice()[start..start + len];
+        for (i, b) in data.iter_mut().enumerate() {
+            *b = pattern(i, seed);
+        }
+        data[12..14].copy_from_slice(&ETHERTYPE.to_be_bytes());
+        let buff = XdpBuff::new(page, rxq, PACKET_HEADROOM, len as u32).map_err(|e| e.error)?;
+        let frame = buff.into_frame().map_err(|e| e.error)?;
+        out.push(frame.into_raw().as_ptr(), GFP_KERNEL)?;
+    }
+    Ok(out)
+}
+
+/// Calls the device's `ndo_xdp_xmit` as the core's redirect flush does; frees the frames the
+/// driver did not take, as the core does. Returns the number taken.
+fn ndo_xdp_xmit(dev: &Device, frames: &mut [*mut bindings::xdp_frame], flush: bool) -> Result<i32> {
+    let flags = if flush { bindings::XDP_XMIT_FLUSH } else { 0 };
+    // SAFETY: The test driver's table has `ndo_xdp_xmit`; the frames are valid and given up,
+    // from bottom-half-disabled context as in the core.
+    let sent = unsafe {
+        let f = (*(*dev.as_ptr()).netdev_ops).ndo_xdp_xmit.ok_or(EINVAL)?;
+        bh_off(|| {
+            f(
+                dev.as_ptr(),
+                frames.len() as i32,
+                frames.as_mut_ptr(),
+                flags,
+            )
+        })
+    };
+    for raw in frames.iter().skip(sent.max(0) as usize) {
+        // SAFETY: The frames not taken are still the caller's.
+        drop(unsafe { XdpFrame::from_raw(NonNull::new(*raw).ok_or(EINVAL)?) });
+    }
+    Ok(sent)
+}
+
+fn offloads_reach_descriptors(test: &Test) -> Result {
+    let rig = Rig::new(test, 64, true)?;
+    let mut pool = PagePool::new(&Params::new(64))?;
+    open(&rig.dev)?;
+    bql_limit_min(rig.queue()?, 1 << 20);
+    // Checksum insertion: sum from byte 34, result at 34 + 16 (TCP over IPv4's place).
+    let skb = build(100, 1, 0, 0, None, None)?;
+    // SAFETY: The skb is valid and ours; the range lies in its head.
+    let partial = |raw| unsafe { bindings::skb_partial_csum_set(raw, 34, 16) };
+    let csum_only = |raw| {
+        kunit_expect!(test, partial(raw));
+    };
+    kunit_expect_eq!(test, xmit_skb(&rig.dev, skb, csum_only)?, 0);
+    // A VLAN tag to insert.
+    let mut skb = build(100, 2, 0, 0, None, None)?;
+    skb.set_vlan_tag((bindings::ETH_P_8021Q as u16).to_be(), 42);
+    kunit_expect_eq!(test, xmit_skb(&rig.dev, skb, |_| ())?, 0);
+    // TCP over IPv4, 3000 bytes of payload in three page fragments, in segments of 1000.
+    let mut hdr = [0u8; 40];
+    hdr[0] = 0x45;
+    hdr[2..4].copy_from_slice(&3040u16.to_be_bytes());
+    // Don't fragment; TTL 64; TCP; TCP data offset 5 words.
+    hdr[6] = 0x40;
+    hdr[8] = 64;
+    hdr[9] = 6;
+    hdr[32] = 0x50;
+    let l3 = Some((bindings::ETH_P_IP as u16, &hdr[..]));
+    let skb = build(54 + 3000, 3, 3, 1000, Some(&mut pool), l3)?;
+    let tso = |raw| {
+        kunit_expect!(test, partial(raw));
+        // SAFETY: The skb is valid and ours; this is what TCP sets up for a TSO packet.
+        unsafe {
+            bindings::skb_set_network_header(raw, 14);
+            let sh = bindings::skb_shinfo(raw);
+            (*sh).gso_size = 1000;
+            (*sh).gso_segs = 3;
+            (*sh).gso_type = bindings::SKB_GSO_TCPV4;
+        }
+    };
+    kunit_expect_eq!(test, xmit_skb(&rig.dev, skb, tso)?, 0);
+    // A plain packet asks for nothing.
+    kunit_expect_eq!(test, send(&rig.dev, 60, 4, 0, 0, None)?, 0);
+    // One descriptor each, four for the TSO packet.
+    kunit_expect_eq!(test, rig.complete()?, 7);
+    kunit_expect!(test, settle(|| rig.txq().in_flight() == 0));
+    let offloads = bh_off(|| core::mem::take(&mut rig.hw.inner.lock().offloads));
+    let csum = Some(CsumInsert {
+        start: 34,
+        offset: 16,
+    });
+    let expected = [
+        Offload {
+            csum,
+            ..Offload::default()
+        },
+        Offload {
+            vlan: Some(42),
+            ..Offload::default()
+        },
+        Offload {
+            csum,
+            gso: Some(Gso {
+                kind: GsoKind::Tcp4,
+                mss: 1000,
+                segs: 3,
+                header_len: 54,
+            }),
+            vlan: None,
+        },
+        Offload::default(),
+    ];
+    kunit_expect_eq!(test, &offloads[..], &expected[..]);
+    // The device got the TSO packet whole, head and fragments.
+    kunit_expect!(test, rig.hw.sent().get(2).is_some_and(|p| p.len() == 3054));
+    kunit_expect_eq!(test, rig.txq().stats().dropped, 0);
+    kunit_expect_eq!(test, pool.stats().outstanding(), 0);
+    close(&rig.dev);
+    Ok(())
+}
+
+fn redirected_frames(test: &Test) -> Result {
+    // 39 usable descriptors.
+    let size = START_THRESHOLD + 4;
+    let rig = Rig::new(test, size, true)?;
+    let mut pool = PagePool::new(&Params::new(64))?;
+    // SAFETY: The device outlives the registration, which is dropped first.
+    let rxq = KBox::pin_init(unsafe { RxqInfo::new(&rig.dev, 0, 0, &pool) }, GFP_KERNEL)?;
+    open(&rig.dev)?;
+    bql_limit_min(rig.queue()?, 1 << 20);
+    let base = rig.doorbells();
+    // Without the flush flag the doorbell waits.
+    let mut batch = frames(&rxq, &mut pool, 3, 200, 0)?;
+    kunit_expect_eq!(test, ndo_xdp_xmit(&rig.dev, &mut batch, false)?, 3);
+    kunit_expect_eq!(test, rig.doorbells(), base);
+    kunit_expect_eq!(test, rig.txq().in_flight(), 3);
+    // Frames are not the stack's: BQL does not count them.
+    kunit_expect_eq!(test, bql_in_flight(rig.queue()?), 0);
+    // The ring takes what fits; the core frees the rest. One doorbell for the batch.
+    let mut batch = frames(&rxq, &mut pool, size as usize, 300, 3)?;
+    let fit = size - 1 - 3;
+    kunit_expect_eq!(test, ndo_xdp_xmit(&rig.dev, &mut batch, true)?, fit as i32);
+    kunit_expect_eq!(test, rig.doorbells(), base + 1);
+    kunit_expect_eq!(test, rig.txq().stats().xdp_dropped, u64::from(size - fit));
+    // The stack's packets find the ring full: the queue stops and they wait in the qdisc.
+    kunit_expect_eq!(test, send(&rig.dev, 60, 0xaa, 0, 0, None)?, 0);
+    kunit_expect!(test, rig.queue()?.is_stopped());
+    // The device sends them as they were.
+    kunit_expect_eq!(test, rig.complete()?, size - 1);
+    kunit_expect!(
+        test,
+        settle(|| rig.txq().stats().packets == u64::from(size - 1))
+    );
+    let sent = rig.hw.sent();
+    kunit_expect_eq!(test, sent.len() as u32, size - 1);
+    kunit_expect!(
+        test,
+        sent.iter()
+            .enumerate()
+            .all(|(i, p)| is_frame(p, if i < 3 { 200 } else { 300 }, i as u8))
+    );
+    // The completion woke the queue and the waiting packet went out.
+    kunit_expect!(test, settle(|| rig.txq().in_flight() == 1));
+    rig.complete()?;
+    kunit_expect!(test, settle(|| rig.txq().in_flight() == 0));
+    kunit_expect!(
+        test,
+        rig.hw.sent().first().is_some_and(|p| is_frame(p, 60, 0xaa))
+    );
+    let stats = rig.txq().stats();
+    kunit_expect_eq!(
+        test,
+        (stats.xdp_frames, stats.packets),
+        (u64::from(size - 1), u64::from(size))
+    );
+    // Every frame's buffer is back in its pool.
+    kunit_expect_eq!(test, pool.stats().outstanding(), 0);
+    kunit_expect_eq!(test, bql_in_flight(rig.queue()?), 0);
+    close(&rig.dev);
+    drop(rxq);
+    Ok(())
+}
+
+fn watchdog_reports_timeout(test: &Test) -> Result {
+    let size = START_THRESHOLD + 4;
+    let rig = Rig::new(test, size, true)?;
+    open(&rig.dev)?;
+    bql_limit_min(rig.queue()?, 1 << 20);
+    // A device that takes packets and never completes them: the ring fills and the queue
+    // stops for good.
+    let fit = size - 1 - STOP_THRESHOLD + 1;
+    for i in 0..fit {
+        kunit_expect_eq!(test, send(&rig.dev, 100, i as u8, 0, 0, None)?, 0);
+    }
+    kunit_expect!(test, rig.queue()?.is_stopped());
+    // The core's watchdog finds it and the driver reports the ring's state. The watchdog's
+    // timer is rounded to whole seconds: allow a few.
+    kunit_expect!(
+        test,
+        (0..4).any(|_| settle(|| rig.dev.data().timeout_seen.load(Relaxed) != 0))
+    );
+    kunit_expect_eq!(test, rig.dev.data().timeout_seen.load(Relaxed), fit + 1);
+    kunit_expect!(test, rig.txq().stats().timeouts >= 1);
+    // The device completed them but no interrupt came: the report tells the difference.
+    rig.hw.run(true)?;
+    let t = rig.txq().timeout(&rig.dev);
+    kunit_expect_eq!(
+        test,
+        t,
+        Some(Timeout {
+            in_flight: fit,
+            next_to_use: fit,
+            next_to_clean: 0,
+            oldest_completed: true,
+        })
+    );
+    // The poll cleans up and the queue runs again.
+    rig.dev.data().get_ref().napi.schedule();
+    kunit_expect!(test, settle(|| rig.txq().in_flight() == 0));
+    kunit_expect!(test, !rig.queue()?.is_stopped());
+    close(&rig.dev);
+    kunit_expect_eq!(test, rig.txq().timeout(&rig.dev), None);
+    Ok(())
+}
+
+/// A channel with both engines: the frames an XDP program sends back go out on the transmit
+/// ring, whose completions the same poll cleans.
+#[pin_data]
+struct XChan {
+    #[pin]
+    rx: rx::Shared,
+    #[pin]
+    txq: Queue<SwRing>,
+    rx_hw: Arc<rx::tests::Hw>,
+    tx_hw: Arc<Hw>,
+    dma: ARef<device::Device>,
+}
+
+impl Poll for XChan {
+    type State = rx::Queue<rx::tests::SwRing>;
+
+    fn poll(&self, queue: Pin<&mut Self::State>, ctx: &mut PollContext<'_>) -> u32 {
+        self.txq.complete(ctx);
+        let done = queue.poll(&self.rx, Some(&self.txq), ctx);
+        if done < ctx.budget() {
+            ctx.complete_done(done);
+        }
+        done
+    }
+}
+
+#[pin_data]
+struct XPriv {
+    #[pin]
+    napi: Napi<XChan>,
+}
+
+struct XDrv;
+
+/// Receive and transmit ring sizes of `XDrv`.
+const X_RX_SIZE: u32 = 64;
+const X_TX_SIZE: u32 = START_THRESHOLD + 4;
+
+#[vtable]
+impl Operations for XDrv {
+    type Data = XPriv;
+
+    fn open(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
+        let napi = &dev.data().get_ref().napi;
+        let ch = napi.data();
+        let config = Config::new(X_TX_SIZE, 0, &ch.dma);
+        ch.txq.start(dev, rtnl, SwRing(ch.tx_hw.clone()), &config)?;
+        let config = rx::Config::new(X_RX_SIZE, 0)
+            .dma(&ch.dma)
+            .buf_len(2048)
+            .xdp_tx();
+        let ring = rx::tests::SwRing(ch.rx_hw.clone());
+        let started = napi.with_state(rtnl, |q| q.start(napi, rtnl, &ch.rx, ring, &config));
+        if let Err(e) = started.and_then(|r| r) {
+            ch.txq.stop(dev, rtnl)?;
+            return Err(e);
+        }
+        napi.enable(rtnl)
+    }
+
+    fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
+        let napi = &dev.data().get_ref().napi;
+        napi.disable(rtnl);
+        napi.with_state(rtnl, |q| q.stop(rtnl).map(drop))??;
+        napi.data().txq.stop(dev, rtnl).map(drop)
+    }
+
+    fn start_xmit(dev: &NetDevice<Self>, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
+        dev.data().get_ref().napi.data().txq.xmit(skb, xmit)
+    }
+}
+
+fn xdp_tx_through_both_engines(test: &Test) -> Result {
+    let dma: ARef<device::Device> = dma_device(test)?.into();
+    let rx_hw = rx::tests::Hw::new(X_RX_SIZE)?;
+    let tx_hw = Hw::new(X_TX_SIZE)?;
+    let (rx_hw0, tx_hw0) = (rx_hw.clone(), tx_hw.clone());
+    let mut dev = Unregistered::<XDrv>::new_with(1, 1, |dev, slot| {
+        slot.init(try_pin_init!(XPriv {
+            napi <- Napi::new(dev, try_pin_init!(XChan {
+                rx <- rx::Shared::new(),
+                txq <- Queue::new(),
+                rx_hw: rx_hw0,
+                tx_hw: tx_hw0,
+                dma,
+            }? Error), rx::Queue::new()),
+        }? Error))
+    })?;
+    dev.set_random_mac_address();
+    // SAFETY: Not registered yet: no IPv6 (see `Rig::new`), so only the test's frames flow.
+    unsafe { (*dev.as_ptr()).mtu = 1000 };
+    let dev = dev.register()?;
+    let mac = dev.mac_address();
+    let napi = &dev.data().get_ref().napi;
+    let ch = napi.data();
+    open(&dev)?;
+    drop(
+        ch.rx
+            .set_prog(Some(returning(bindings::xdp_action_XDP_TX)?)),
+    );
+    // One poll receives 45 frames; the transmit ring has room for 39 of them.
+    let n = 45u32;
+    let fit = X_TX_SIZE - 1;
+    for i in 0..n {
+        kunit_expect!(
+            test,
+            rx_hw.receive(&mac, 100 + i as usize, i as u8, 2048, rx::tests::PLAIN)
+        );
+    }
+    napi.schedule();
+    kunit_expect!(test, settle(|| rx_hw.pending() == 0));
+    let rs = ch.rx.stats();
+    kunit_expect_eq!(
+        test,
+        (rs.xdp_tx, rs.xdp_tx_err),
+        (u64::from(fit), u64::from(n - fit))
+    );
+    kunit_expect_eq!(test, ch.txq.stats().xdp_dropped, u64::from(n - fit));
+    kunit_expect_eq!(test, ch.txq.in_flight(), fit);
+    // One doorbell for the whole poll.
+    kunit_expect_eq!(test, bh_off(|| tx_hw.inner.lock().doorbells), 1);
+    // Out they go, as they came in.
+    kunit_expect_eq!(test, tx_hw.run(true)?, fit);
+    let sent = tx_hw.sent();
+    kunit_expect_eq!(test, sent.len() as u32, fit);
+    kunit_expect!(
+        test,
+        sent.iter().enumerate().all(|(i, p)| {
+            p.len() == 100 + i
+                && p[..6] == mac
+                && p[14..]
+                    .iter()
+                    .enumerate()
+                    .all(|(j, b)| *b == rx::tests::pattern(14 + j, i as u8))
+        })
+    );
+    // The next poll cleans the ring and the pages go back to the receive queue's pool.
+    napi.schedule();
+    kunit_expect!(test, settle(|| ch.txq.in_flight() == 0));
+    let ts = ch.txq.stats();
+    kunit_expect_eq!(
+        test,
+        (ts.xdp_frames, ts.packets),
+        (u64::from(fit), u64::from(fit))
+    );
+    let rtnl = Rtnl::lock();
+    napi.disable(&rtnl);
+    let state = napi.with_state(&rtnl, |q| {
+        (q.pool_stats().map(|s| s.outstanding()), q.posted())
+    });
+    napi.enable(&rtnl)?;
+    drop(rtnl);
+    let (out, posted) = state?;
+    kunit_expect_eq!(test, out, Some(i64::from(posted)));
+    drop(ch.rx.set_prog(None));
+    close(&dev);
+    Ok(())
+}
+
 kunit_test_suite!(
     rust_net_tx,
     [
@@ -516,5 +978,9 @@ kunit_test_suite!(
         full_ring_stops_and_wakes,
         stop_frees_in_flight,
         misuse_is_refused,
+        offloads_reach_descriptors,
+        redirected_frames,
+        watchdog_reports_timeout,
+        xdp_tx_through_both_engines,
     ]
 );
