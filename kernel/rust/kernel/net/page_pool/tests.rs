@@ -7,24 +7,40 @@ use crate::{
     bindings, c_str, device::Device, dma::DataDirection, kunit::Test, kunit_expect,
     kunit_expect_eq, kunit_expect_ne, kunit_test_suite, page::PAGE_SIZE, prelude::*,
 };
+use core::{
+    ptr,
+    sync::atomic::{AtomicPtr, Ordering},
+};
 
-/// Registers a KUnit-managed device that can do 64-bit DMA, released when the case ends.
-pub(crate) fn dma_device(test: &Test) -> Result<&Device> {
-    // SAFETY: `test` is the running case; the name is a `'static` NUL-terminated string.
-    let dev = unsafe {
-        bindings::kunit_device_register(test.as_ptr(), c_str!("rust-pp-dma").as_char_ptr())
-    };
-    let dev = crate::error::from_err_ptr(dev)?;
-    // SAFETY: `dev` is a registered device that KUnit keeps until the case ends. Pointing
-    // `dma_mask` at the device's own coherent mask is what `dma_coerce_mask_and_coherent()`
-    // does for devices without a bus-provided mask.
-    unsafe {
-        (*dev).dma_mask = core::ptr::addr_of_mut!((*dev).coherent_dma_mask);
-        crate::error::to_result(bindings::dma_set_mask(dev, u64::MAX))?;
-        crate::error::to_result(bindings::dma_set_coherent_mask(dev, u64::MAX))?;
+/// Returns a device that can do 64-bit DMA, for the net suites' page pools.
+///
+/// It is a root device registered on first use and never unregistered. A page pool maps and
+/// unmaps with the device it was created with, without holding a reference on it, and unmaps
+/// the pages that come back after `page_pool_destroy()` from a deferred worker; a
+/// KUnit-managed device is freed when its case ends, possibly before that worker ran.
+///
+/// KUnit runs the cases one at a time, so the first use does not race with another.
+pub(crate) fn dma_device() -> Result<&'static Device> {
+    static DEV: AtomicPtr<bindings::device> = AtomicPtr::new(ptr::null_mut());
+    let mut dev = DEV.load(Ordering::Acquire);
+    if dev.is_null() {
+        // SAFETY: FFI call; the name is a `'static` NUL-terminated string and the device is
+        // built in (no owning module).
+        let new = unsafe {
+            bindings::__root_device_register(c_str!("rust-net-dma").as_char_ptr(), ptr::null_mut())
+        };
+        dev = crate::error::from_err_ptr(new)?;
+        // SAFETY: `dev` is a registered device nothing else uses yet. Pointing `dma_mask` at the
+        // device's own coherent mask is what `dma_coerce_mask_and_coherent()` does for devices
+        // without a bus-provided mask.
+        unsafe {
+            (*dev).dma_mask = ptr::addr_of_mut!((*dev).coherent_dma_mask);
+            crate::error::to_result(bindings::dma_set_mask(dev, u64::MAX))?;
+            crate::error::to_result(bindings::dma_set_coherent_mask(dev, u64::MAX))?;
+        }
+        DEV.store(dev, Ordering::Release);
     }
-    // SAFETY: `dev` stays valid until the case ends, which outlives the returned reference's
-    // use within the case.
+    // SAFETY: The device stays registered, and valid, for good.
     Ok(unsafe { Device::as_ref(dev) })
 }
 
@@ -146,7 +162,7 @@ fn fragments_share_pages(test: &Test) -> Result {
 }
 
 fn dma_mapped_pages(test: &Test) -> Result {
-    let dev = dma_device(test)?;
+    let dev = dma_device()?;
     let params = Params::new(64)
         .dma(dev, DataDirection::FromDevice)
         .sync_for_device(256, 2048);
@@ -184,7 +200,7 @@ fn dma_mapped_pages(test: &Test) -> Result {
 }
 
 fn invalid_params_fail(test: &Test) -> Result {
-    let dev = dma_device(test)?;
+    let dev = dma_device()?;
     let to_device = Params::new(64).dma(dev, DataDirection::ToDevice);
     kunit_expect_eq!(test, PagePool::new(&to_device).err(), Some(EINVAL));
     let sync_unmapped = Params::new(64).sync_for_device(0, 2048);

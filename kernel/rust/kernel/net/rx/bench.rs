@@ -281,7 +281,7 @@ fn round(hw: &Hw, mac: &[u8; 6], napi_schedule: impl Fn() -> bool, seed: u8) -> 
 }
 
 fn rx_path_cost(test: &Test) -> Result {
-    let rig = Rig::new(test, SIZE, BUF_LEN)?;
+    let rig = Rig::new(SIZE, BUF_LEN)?;
     let c_hw = Hw::new(SIZE)?;
     let c_dev = c_device(c_hw.clone(), rig.chan().dma.clone())?;
     let c_mac = c_dev.mac_address();

@@ -470,8 +470,8 @@ pub(super) struct Rig {
 }
 
 impl Rig {
-    pub(super) fn new(test: &Test, size: u32, buf_len: u32) -> Result<Self> {
-        let dma: ARef<device::Device> = dma_device(test)?.into();
+    pub(super) fn new(size: u32, buf_len: u32) -> Result<Self> {
+        let dma: ARef<device::Device> = dma_device()?.into();
         let hw = Hw::new(size)?;
         let chan = |hw: Arc<Hw>, dma: ARef<device::Device>| {
             try_pin_init!(Chan {
@@ -540,7 +540,7 @@ impl Rig {
 }
 
 fn sizes_and_metadata(test: &Test) -> Result {
-    let rig = Rig::new(test, 64, 2048)?;
+    let rig = Rig::new(64, 2048)?;
     let tap = Tap::new(&rig.dev, false)?;
     open(&rig.dev)?;
     // The initial fill: every descriptor but one, one doorbell per batch of 16.
@@ -627,7 +627,7 @@ fn sizes_and_metadata(test: &Test) -> Result {
 }
 
 fn too_many_fragments(test: &Test) -> Result {
-    let rig = Rig::new(test, 64, 256)?;
+    let rig = Rig::new(64, 256)?;
     let tap = Tap::new(&rig.dev, false)?;
     open(&rig.dev)?;
     // 24 buffers: more than MAX_SKB_FRAGS + 1.
@@ -648,7 +648,7 @@ fn too_many_fragments(test: &Test) -> Result {
 }
 
 fn budget_is_respected(test: &Test) -> Result {
-    let rig = Rig::new(test, 256, 2048)?;
+    let rig = Rig::new(256, 2048)?;
     let tap = Tap::new(&rig.dev, false)?;
     open(&rig.dev)?;
     for i in 0..150 {
@@ -666,7 +666,7 @@ fn budget_is_respected(test: &Test) -> Result {
 }
 
 fn xdp_verdicts(test: &Test) -> Result {
-    let rig = Rig::new(test, 64, 2048)?;
+    let rig = Rig::new(64, 2048)?;
     let tap = Tap::new(&rig.dev, false)?;
     open(&rig.dev)?;
     let shared = &rig.chan().rx;
@@ -747,7 +747,7 @@ fn xdp_verdicts(test: &Test) -> Result {
 }
 
 fn alloc_failure_recovers(test: &Test) -> Result {
-    let rig = Rig::new(test, 16, 2048)?;
+    let rig = Rig::new(16, 2048)?;
     let tap = Tap::new(&rig.dev, false)?;
     open(&rig.dev)?;
     let ch = rig.chan();
@@ -776,7 +776,7 @@ fn alloc_failure_recovers(test: &Test) -> Result {
 }
 
 fn teardown_with_frames_in_flight(test: &Test) -> Result {
-    let rig = Rig::new(test, 64, 2048)?;
+    let rig = Rig::new(64, 2048)?;
     let tap = Tap::new(&rig.dev, true)?;
     open(&rig.dev)?;
     for i in 0..10 {
@@ -801,7 +801,7 @@ fn teardown_with_frames_in_flight(test: &Test) -> Result {
 }
 
 fn misuse_is_refused(test: &Test) -> Result {
-    let rig = Rig::new(test, 64, 2048)?;
+    let rig = Rig::new(64, 2048)?;
     let (ch0, ch1) = (&rig.dev.data().get_ref().ch0, &rig.dev.data().get_ref().ch1);
     let rtnl = Rtnl::lock();
     fn cfg(ch: &Chan) -> Config<'_> {

@@ -249,8 +249,8 @@ struct Rig {
 }
 
 impl Rig {
-    fn new(test: &Test, size: u32, auto_start: bool) -> Result<Self> {
-        let dma: ARef<device::Device> = dma_device(test)?.into();
+    fn new(size: u32, auto_start: bool) -> Result<Self> {
+        let dma: ARef<device::Device> = dma_device()?.into();
         let hw = Hw::new(size)?;
         let hw0 = hw.clone();
         let mut dev = Unregistered::<Drv>::new_with(1, 1, |dev, slot| {
@@ -415,7 +415,7 @@ fn is_frame(pkt: &[u8], len: usize, seed: u8) -> bool {
 }
 
 fn xmit_and_complete(test: &Test) -> Result {
-    let rig = Rig::new(test, 64, true)?;
+    let rig = Rig::new(64, true)?;
     open(&rig.dev)?;
     bql_limit_min(rig.queue()?, 1 << 20);
     let lens = [60usize, 100, 1514, 14, 800];
@@ -444,7 +444,7 @@ fn xmit_and_complete(test: &Test) -> Result {
 }
 
 fn fragments_are_mapped(test: &Test) -> Result {
-    let rig = Rig::new(test, 64, true)?;
+    let rig = Rig::new(64, true)?;
     let mut pool = PagePool::new(&Params::new(64))?;
     open(&rig.dev)?;
     bql_limit_min(rig.queue()?, 1 << 20);
@@ -471,7 +471,7 @@ fn full_ring_stops_and_wakes(test: &Test) -> Result {
     // 39 usable descriptors: the queue stops when fewer than STOP_THRESHOLD are free, after
     // 39 - STOP_THRESHOLD + 1 single-descriptor packets, and wakes at START_THRESHOLD free.
     let size = START_THRESHOLD + 4;
-    let rig = Rig::new(test, size, true)?;
+    let rig = Rig::new(size, true)?;
     open(&rig.dev)?;
     bql_limit_min(rig.queue()?, 1 << 20);
     let fit = size - 1 - STOP_THRESHOLD + 1;
@@ -510,7 +510,7 @@ fn full_ring_stops_and_wakes(test: &Test) -> Result {
 }
 
 fn stop_frees_in_flight(test: &Test) -> Result {
-    let rig = Rig::new(test, 64, true)?;
+    let rig = Rig::new(64, true)?;
     let mut pool = PagePool::new(&Params::new(64))?;
     open(&rig.dev)?;
     bql_limit_min(rig.queue()?, 1 << 20);
@@ -532,7 +532,7 @@ fn stop_frees_in_flight(test: &Test) -> Result {
 }
 
 fn misuse_is_refused(test: &Test) -> Result {
-    let rig = Rig::new(test, 64, false)?;
+    let rig = Rig::new(64, false)?;
     let ch = rig.dev.data().get_ref().napi.data();
     let rtnl = Rtnl::lock();
     let ring = || SwRing(ch.hw.clone());
@@ -628,7 +628,7 @@ fn ndo_xdp_xmit(dev: &Device, frames: &mut [*mut bindings::xdp_frame], flush: bo
 }
 
 fn offloads_reach_descriptors(test: &Test) -> Result {
-    let rig = Rig::new(test, 64, true)?;
+    let rig = Rig::new(64, true)?;
     let mut pool = PagePool::new(&Params::new(64))?;
     open(&rig.dev)?;
     bql_limit_min(rig.queue()?, 1 << 20);
@@ -710,7 +710,7 @@ fn offloads_reach_descriptors(test: &Test) -> Result {
 fn redirected_frames(test: &Test) -> Result {
     // 39 usable descriptors.
     let size = START_THRESHOLD + 4;
-    let rig = Rig::new(test, size, true)?;
+    let rig = Rig::new(size, true)?;
     let mut pool = PagePool::new(&Params::new(64))?;
     // SAFETY: The device outlives the registration, which is dropped first.
     let rxq = KBox::pin_init(unsafe { RxqInfo::new(&rig.dev, 0, 0, &pool) }, GFP_KERNEL)?;
@@ -771,7 +771,7 @@ fn redirected_frames(test: &Test) -> Result {
 
 fn watchdog_reports_timeout(test: &Test) -> Result {
     let size = START_THRESHOLD + 4;
-    let rig = Rig::new(test, size, true)?;
+    let rig = Rig::new(size, true)?;
     open(&rig.dev)?;
     bql_limit_min(rig.queue()?, 1 << 20);
     // A device that takes packets and never completes them: the ring fills and the queue
@@ -884,7 +884,7 @@ impl Operations for XDrv {
 }
 
 fn xdp_tx_through_both_engines(test: &Test) -> Result {
-    let dma: ARef<device::Device> = dma_device(test)?.into();
+    let dma: ARef<device::Device> = dma_device()?.into();
     let rx_hw = rx::tests::Hw::new(X_RX_SIZE)?;
     let tx_hw = Hw::new(X_TX_SIZE)?;
     let (rx_hw0, tx_hw0) = (rx_hw.clone(), tx_hw.clone());
