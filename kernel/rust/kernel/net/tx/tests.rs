@@ -22,7 +22,7 @@ use crate::{
             Unregistered, Xmit,
         },
         page_pool::{tests::dma_device, PagePool, Params},
-        rx,
+        rx::{self, tests::bh_off},
         skbuff::SkBuff,
         xdp::{tests::returning, RxqInfo, XdpBuff, XdpFrame, XmitFrames, PACKET_HEADROOM},
     },
@@ -38,17 +38,6 @@ use core::{
 
 /// The EtherType of the test frames (IEEE 802 local experimental).
 const ETHERTYPE: u16 = 0x88b5;
-
-/// Runs `f` with bottom halves off, so that the poll (which takes the ring's lock in softirq
-/// context) cannot interrupt it on this CPU while it holds the lock.
-fn bh_off<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: Balanced below.
-    unsafe { bindings::local_bh_disable() };
-    let r = f();
-    // SAFETY: Balanced above; pending softirqs run here.
-    unsafe { bindings::local_bh_enable() };
-    r
-}
 
 /// The device side of the ring.
 struct HwRing {
