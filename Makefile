@@ -7,13 +7,16 @@
 #   make patches  the series as git format-patch output in out/patches
 #   make check    checkpatch, rustfmtcheck, CLIPPY=1, rustdoc over the series
 #   make check-bisect   build every patch of the series on its own
+#   make series-edit    the series as commits in out/series, to edit with git
+#   make series-save    write out/series' commits back into series/ and files
 #
 # Heavy state (base tree, build directory, ccache) lives in
 # $(RNETCORE_CACHE), default ~/.cache/rnetcore, shared by every clone.
 
 T := tooling
 
-.PHONY: all install tree build run test patches check check-bisect clean
+.PHONY: all install tree build run test patches check check-bisect \
+	series-edit series-save clean
 
 all: build
 
@@ -40,6 +43,12 @@ check: patches
 
 check-bisect: patches
 	@$(T)/check.sh --bisect
+
+series-edit: tree
+	@$(T)/series-edit.sh
+
+series-save: tree
+	@$(T)/series-save.sh
 
 clean:
 	rm -rf out

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Assemble the working kernel tree: pristine base + the project's files
-# (kernel/) + its diffs to upstream files (series/*/upstream.diff).
+# (at their kernel-tree paths in the repository) + its diffs to upstream
+# files (series/*/upstream.diff).
 #
 # The tree is a git repository whose first commit, tagged "base", is the
 # pristine Linux 6.12.117 from Debian's linux-source-6.12. Only files whose
@@ -40,11 +41,11 @@ declare -A OWNER=()
 MANAGED=()
 
 for p in "${PATCHES[@]}"; do
-	dir=$TOP/series/$p
+	dir=$SRC/series/$p
 	if [ -f "$dir/upstream.diff" ]; then
 		# Upstream files this diff touches start from their base content
 		# unless an earlier diff already staged them. Hunks for project
-		# files added by an earlier patch are skipped here: kernel/ has
+		# files added by an earlier patch are skipped here: the repository has
 		# their final content (patches.sh replays the hunks per commit).
 		excl=()
 		while read -r f; do
@@ -70,7 +71,7 @@ $err"
 		fi
 	fi
 	while read -r f; do
-		[ -f "$TOP/kernel/$f" ] || die "series/$p/files: kernel/$f does not exist"
+		[ -f "$SRC/$f" ] || die "series/$p/files: $f does not exist"
 		[ -z "${OWNER[$f]:-}" ] || die "series/$p/files: $f already owned by ${OWNER[$f]}"
 		git -C "$TREE" cat-file -e "base:$f" 2>/dev/null &&
 			die "series/$p/files: $f exists upstream (change it with a diff)"
@@ -81,13 +82,13 @@ done
 
 # Every project file must belong to a patch.
 while read -r f; do
-	[ -n "${OWNER[$f]:-}" ] || die "kernel/$f is in no patch of series/series"
-done < <(cd "$TOP/kernel" && find . -type f ! -name '.gitkeep' | sed 's|^\./||')
+	[ -n "${OWNER[$f]:-}" ] || die "$f is in no patch of series/series"
+done < <(kernel_files)
 
 # 3. Write only what changed.
 changed=0
 for f in "${MANAGED[@]}"; do
-	if [ "${OWNER[$f]}" = diff ]; then src=$STAGE/$f; else src=$TOP/kernel/$f; fi
+	if [ "${OWNER[$f]}" = diff ]; then src=$STAGE/$f; else src=$SRC/$f; fi
 	if ! cmp -s "$src" "$TREE/$f"; then
 		mkdir -p "$TREE/$(dirname "$f")"
 		cp "$src" "$TREE/$f"

@@ -7,6 +7,9 @@
 # build directory and ccache: paths stay identical and builds incremental.
 
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# Where the series and the project's kernel files are read from: the
+# repository (default), or a staged copy that series-save.sh verifies.
+SRC=${RNETCORE_SRC:-$TOP}
 CACHE=${RNETCORE_CACHE:-$HOME/.cache/rnetcore}
 TREE=$CACHE/tree
 BUILD=$CACHE/build
@@ -29,6 +32,32 @@ KMAKE=(make -C "$TREE" O="$BUILD" LLVM=1 CC="ccache clang"
 	RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 	BINDGEN="$HOME/.cargo/bin/bindgen" CLIPPY_DRIVER=/usr/bin/clippy-driver
 	RUSTFMT=/usr/bin/rustfmt)
+
+# The repository root is a kernel tree: every project file sits at its
+# kernel-tree path (rust/..., Documentation/..., drivers/...), beside the
+# project's own entries below, which are not kernel files.
+OWN_ENTRIES=(.git .ci .gitignore Makefile README.md series tooling out)
+
+# kernel_files [DIR]: the kernel-tree files in DIR (default $SRC), sorted.
+kernel_files() {
+	local dir=${1:-$SRC} prune=() e
+	for e in "${OWN_ENTRIES[@]}"; do
+		prune+=(-path "./$e" -prune -o)
+	done
+	(cd "$dir" && find . "${prune[@]}" -type f -print) | sed 's|^\./||' | sort
+}
+
+# The Signed-off-by identity of the series' commits: whoever runs the
+# tooling (git config of the project repository), as the DCO requires;
+# RNETCORE_SIGNOFF overrides.
+signoff_identity() {
+	if [ -n "${RNETCORE_SIGNOFF:-}" ]; then
+		echo "$RNETCORE_SIGNOFF"
+		return
+	fi
+	echo "$(git -C "$TOP" config user.name || echo rnetcore)" \
+		"<$(git -C "$TOP" config user.email || echo rnetcore@localhost)>"
+}
 
 log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }

@@ -4,22 +4,22 @@
 # Read the patch series definition in series/:
 #   series/series            the patches, in order (one directory name a line)
 #   series/<patch>/message   commit message: subject, blank line, body
-#   series/<patch>/files     project files (paths under kernel/) it adds
+#   series/<patch>/files     project files it adds (kernel-tree paths)
 #   series/<patch>/upstream.diff  its changes to upstream files (optional)
 #
 #   series.sh list           the patches, in order
 #   series.sh files PATCH    the files PATCH adds
 set -euo pipefail
-TOP=$(cd "$(dirname "$0")/.." && pwd)
+SRC=${RNETCORE_SRC:-$(cd "$(dirname "$0")/.." && pwd)}
 
 strip() { sed -e 's/#.*//' -e 's/[[:space:]]*$//' -e '/^$/d' "$@"; }
 
 case "${1:-}" in
 list)
-	strip "$TOP/series/series"
+	strip "$SRC/series/series"
 	;;
 files)
-	[ -f "$TOP/series/$2/files" ] && strip "$TOP/series/$2/files"
+	[ -f "$SRC/series/$2/files" ] && strip "$SRC/series/$2/files"
 	true
 	;;
 *)
