@@ -90,7 +90,7 @@ step "checkpatch --strict"
 for p in "$OUT"/patches/[0-9]*.patch; do
 	case "$p" in */0000-cover-letter.patch) continue ;; esac
 	out=$("$TREE/scripts/checkpatch.pl" --root="$TREE" --strict --color=never \
-		--ignore FILE_PATH_CHANGES "$p")
+		"$p")
 	last=$(printf '%s\n' "$out" | grep '^total:')
 	echo "${p##*/}: $last"
 	printf '%s\n' "$last" | grep -q '^total: 0 errors, 0 warnings, 0 checks' ||
