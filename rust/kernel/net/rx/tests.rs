@@ -215,25 +215,31 @@ impl Hw {
 /// The driver's half of the ring.
 pub(crate) struct SwRing(pub(crate) Arc<Hw>);
 
+// The poll takes the ring's lock in softirq context, and `Queue::start()` (its first refill) in
+// process context: bottom halves are off while it is held.
 impl Ring for SwRing {
     fn post(&mut self, index: u32, addr: DmaAddr, len: u32) {
-        let mut hw = self.0.inner.lock();
-        hw.descs[index as usize] = Desc {
-            addr,
-            len,
-            done: None,
-        };
-        hw.posts += 1;
+        bh_off(|| {
+            let mut hw = self.0.inner.lock();
+            hw.descs[index as usize] = Desc {
+                addr,
+                len,
+                done: None,
+            };
+            hw.posts += 1;
+        })
     }
 
     fn completed(&mut self, index: u32) -> Option<Completion> {
-        self.0.inner.lock().descs[index as usize].done.take()
+        bh_off(|| self.0.inner.lock().descs[index as usize].done.take())
     }
 
     fn doorbell(&mut self, tail: u32) {
-        let mut hw = self.0.inner.lock();
-        hw.tail = tail;
-        hw.doorbells += 1;
+        bh_off(|| {
+            let mut hw = self.0.inner.lock();
+            hw.tail = tail;
+            hw.doorbells += 1;
+        })
     }
 }
 

@@ -144,21 +144,27 @@ impl Hw {
 /// The driver's half of the ring.
 struct SwRing(Arc<Hw>);
 
+// The ring's lock is taken in softirq context (the poll) and from the control path: bottom
+// halves are off while it is held.
 impl Ring for SwRing {
     fn write(&mut self, index: u32, desc: &Desc) {
-        let mut hw = self.0.inner.lock();
-        hw.descs[index as usize] = Some(*desc);
-        hw.done[index as usize] = false;
+        bh_off(|| {
+            let mut hw = self.0.inner.lock();
+            hw.descs[index as usize] = Some(*desc);
+            hw.done[index as usize] = false;
+        })
     }
 
     fn completed(&mut self, index: u32) -> bool {
-        self.0.inner.lock().done[index as usize]
+        bh_off(|| self.0.inner.lock().done[index as usize])
     }
 
     fn doorbell(&mut self, tail: u32) {
-        let mut hw = self.0.inner.lock();
-        hw.tail = tail;
-        hw.doorbells += 1;
+        bh_off(|| {
+            let mut hw = self.0.inner.lock();
+            hw.tail = tail;
+            hw.doorbells += 1;
+        })
     }
 }
 
