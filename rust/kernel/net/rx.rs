@@ -442,9 +442,6 @@ impl Shared {
 #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
 pub(crate) mod tests;
 
-#[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
-mod bench;
-
 /// A receive queue: the [`Poll::State`] of its NAPI instance.
 ///
 /// Created stopped ([`Queue::new`]); [`Queue::start`] allocates the page pool, registers the
