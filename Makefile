@@ -7,6 +7,7 @@
 #   make patches  the series as git format-patch output in out/patches
 #   make check    checkpatch, rustfmtcheck, CLIPPY=1, rustdoc over the series
 #   make check-bisect   build every patch of the series on its own
+#   make bench    production kernel, Rust vs C benchmarks; out/bench.txt
 #   make series-edit    the series as commits in out/series, to edit with git
 #   make series-save    write out/series' commits back into series/ and files
 #
@@ -15,7 +16,7 @@
 
 T := tooling
 
-.PHONY: all install tree build run test patches check check-bisect \
+.PHONY: all install tree build run test bench patches check check-bisect \
 	series-edit series-save clean
 
 all: build
@@ -34,6 +35,9 @@ run: build
 
 test: build
 	@$(T)/test.sh
+
+bench: tree
+	@$(T)/bench.sh
 
 patches: tree
 	@$(T)/patches.sh

@@ -3,6 +3,8 @@
 #
 # Configure (when the fragments changed) and build the kernel out of tree.
 # One kernel serves both KUnit (built-in suites run at boot) and the lab.
+# RNETCORE_PROFILE picks it (env.sh): the common fragments in configs/
+# plus configs/profile/$PROFILE.config, in its own build directory.
 #
 #   build.sh [make targets...]
 #
@@ -12,13 +14,13 @@ set -euo pipefail
 . "$(dirname "$0")/env.sh"
 lock_cache
 
-FRAGS=("$TOP"/tooling/configs/*.config)
+FRAGS=("$TOP"/tooling/configs/*.config "$TOP/tooling/configs/profile/$PROFILE.config")
 mkdir -p "$BUILD"
 
 want=$(cat "${FRAGS[@]}" | sha256sum | cut -d' ' -f1)
 have=$(cat "$BUILD/.rnetcore-config" 2>/dev/null || true)
 if [ ! -f "$BUILD/.config" ] || [ "$want" != "$have" ]; then
-	log "configuring: x86_64 defconfig + ${FRAGS[*]##*/}"
+	log "configuring $PROFILE kernel: x86_64 defconfig + ${FRAGS[*]##*/}"
 	"${KMAKE[@]}" -s defconfig >/dev/null
 	cat "${FRAGS[@]}" >>"$BUILD/.config"
 	"${KMAKE[@]}" -s olddefconfig 2>&1 | grep -v 'override: reassigning\|^$' || true

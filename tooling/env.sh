@@ -12,8 +12,18 @@ TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SRC=${RNETCORE_SRC:-$TOP}
 CACHE=${RNETCORE_CACHE:-$HOME/.cache/rnetcore}
 TREE=$CACHE/tree
-BUILD=$CACHE/build
+# Two kernels from the same tree: "debug" (KASAN, lockdep, kmemleak, fault
+# injection; what `make test` and `make run` boot) and "bench" (no debug
+# options; what `make bench` times). Each has its own build directory.
+PROFILE=${RNETCORE_PROFILE:-debug}
+case "$PROFILE" in
+debug) BUILD=$CACHE/build ;;
+bench) BUILD=$CACHE/build-bench ;;
+*) echo "RNETCORE_PROFILE=$PROFILE: want debug or bench" >&2; exit 2 ;;
+esac
 OUT=${RNETCORE_OUT:-$TOP/out}
+# The kernel's drivers/net selftests, installed out of tree (ksft.sh).
+KSFT=$CACHE/ksft
 BASE_TARBALL=/usr/src/linux-source-6.12.tar.xz
 BASE_VERSION=6.12.117
 JOBS=${JOBS:-$(nproc)}
@@ -57,6 +67,28 @@ signoff_identity() {
 	fi
 	echo "$(git -C "$TOP" config user.name || echo rnetcore)" \
 		"<$(git -C "$TOP" config user.email || echo rnetcore@localhost)>"
+}
+
+# message_body: a commit message (stdin) without the Signed-off-by of
+# signoff_identity when it is the last line (series-commits.sh adds it):
+# what a patch's message file holds.
+message_body() {
+	python3 -c '
+import sys
+lines = sys.stdin.read().rstrip("\n").split("\n")
+if lines[-1] == "Signed-off-by: " + sys.argv[1]:
+    lines.pop()
+print("\n".join(lines).rstrip("\n"))' "$(signoff_identity)"
+}
+
+# series_fingerprint REF: for each commit of base..REF, its tree and its
+# message body; two series with the same fingerprint are the same patches.
+series_fingerprint() {
+	local c
+	for c in $(git -C "$TREE" rev-list --reverse "base..$1"); do
+		git -C "$TREE" rev-parse "$c^{tree}"
+		git -C "$TREE" log -1 --format=%B "$c" | message_body
+	done
 }
 
 log() { printf '%s: %s\n' "${0##*/}" "$*" >&2; }

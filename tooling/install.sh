@@ -47,9 +47,10 @@ if [ ! -x "$VENV/bin/python3" ]; then
 	/usr/bin/python3 -m venv "$VENV"
 fi
 if ! "$VENV/bin/vng" --version 2>/dev/null | grep -q " $VNG_VERSION\$" ||
-	! "$VENV/bin/python3" -c 'import ply, git' 2>/dev/null; then
-	# ply and GitPython: checkpatch.pl's SPDX check (scripts/spdxcheck.py).
-	echo "install: virtme-ng $VNG_VERSION, ply, GitPython"
+	! "$VENV/bin/python3" -c "import ply, git, yaml" 2>/dev/null; then
+	# ply and GitPython: checkpatch.pl's SPDX check (scripts/spdxcheck.py);
+	# PyYAML: the netlink (ynl) library of the drivers/net selftests.
+	echo "install: virtme-ng $VNG_VERSION, ply, GitPython, PyYAML"
 	"$VENV/bin/python3" -m pip install --quiet --disable-pip-version-check \
-		"virtme-ng==$VNG_VERSION" ply GitPython
+		"virtme-ng==$VNG_VERSION" ply GitPython PyYAML
 fi

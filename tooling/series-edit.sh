@@ -7,8 +7,9 @@
 # ordinary git (commit --fixup, rebase -i --autosquash base, split,
 # reorder, reword), then write the result back with `make series-save`.
 #
-# An existing worktree with uncommitted changes, or with commits that
-# differ from what series/ holds, is unsaved work: refused unless FORCE=1.
+# An existing worktree with uncommitted changes, or with commits whose
+# trees or messages differ from what series/ holds, is unsaved work:
+# refused unless FORCE=1.
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 lock_cache
@@ -20,7 +21,7 @@ git -C "$TREE" worktree prune
 if [ -e "$EDIT/.git" ]; then
 	cur=$(git -C "$EDIT" rev-parse HEAD)
 	dirty=$(git -C "$EDIT" status --porcelain --untracked-files=normal)
-	if [ -z "${FORCE:-}" ] && { [ -n "$dirty" ] || [ "$cur" != "$tip" ]; }; then
+	if [ -z "${FORCE:-}" ] && { [ -n "$dirty" ] || [ "$(series_fingerprint "$cur")" != "$(series_fingerprint "$tip")" ]; }; then
 		die "$EDIT holds work that series/ does not (uncommitted changes, or commits
   that differ from it): run make series-save, or FORCE=1 make series-edit to drop it"
 	fi

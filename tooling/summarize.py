@@ -27,11 +27,13 @@ def main():
     ap.add_argument("results", nargs="+", help="kunit.py --json files")
     ap.add_argument("--expect", action="append", default=[],
                     help="a suite that must have reported (repeatable)")
+    ap.add_argument("--problem", action="append", default=[],
+                    help="a failure found outside the results (repeatable)")
     args = ap.parse_args()
 
     total = {"PASS": 0, "FAIL": 0, "SKIP": 0}
     suites = {}
-    problems = []
+    problems = list(args.problem)
     for path in args.results:
         try:
             with open(path) as f:

@@ -1,13 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Boot the lab guest once: the built-in KUnit suites run at boot, then the
-# traffic checks run. kunit.py parses both KTAP streams; the last line is
-# "N passed, N failed, N skipped" over KUnit cases and lab checks.
+# Boot the lab guest once on the debug kernel: the built-in KUnit suites
+# run at boot, then the traffic checks, the fault-injection window and the
+# drivers/net selftests, each step followed by a splat check. kunit.py
+# parses every KTAP stream; the last line is "N passed, N failed,
+# N skipped" over KUnit cases, lab checks and selftest cases.
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 KUNIT=$TREE/tools/testing/kunit/kunit.py
+DRIVER=${LAB_DRIVER:-e1000}
+problems=()
 
+"$TOP/tooling/ksft.sh" || problems+=("--problem=the drivers/net selftests did not install")
 "$TOP/tooling/lab.sh" test
 lab_rc=$?
 L=$OUT/lab
@@ -18,14 +23,21 @@ echo "== Lab checks (kunit.py parse $L/lab.ktap)"
 python3 "$KUNIT" parse --json="$OUT/lab.json" "$L/lab.ktap" >"$OUT/lab.txt"
 grep -h '^ *[a-z_0-9]* *\(ok\|FAIL\) ' "$L/guest.log" || true
 
-# Benchmarks report, they do not assert (rust_net_rx_bench).
-if grep -q 'rx_bench:' "$L/dmesg.txt"; then
-	echo "== Benchmarks"
-	grep -h 'rx_bench:' "$L/dmesg.txt" | sed 's/^\[[^]]*\] *//' | tee "$OUT/bench.txt"
+echo "== drivers/net selftests on $DRIVER (expectations: tooling/ksft/expect-$DRIVER)"
+python3 "$TOP/tooling/ksft-results.py" "$L/ksft" "$TOP/tooling/ksft/expect-$DRIVER" \
+	"selftests_$DRIVER" -o "$L/ksft.ktap" &&
+	python3 "$KUNIT" parse --json="$OUT/ksft.json" "$L/ksft.ktap" >"$OUT/ksft.txt"
+
+# Benchmarks report, they do not assert (rust_net_rx_bench, rust_net_tx_bench).
+if grep -q 'net_bench:' "$L/dmesg.txt"; then
+	echo "== Benchmarks (debug kernel; make bench times a production one)"
+	grep -h 'net_bench:' "$L/dmesg.txt" | sed 's/^\[[^]]*\] *//'
 fi
 
 echo "== Summary"
-[ $lab_rc = 0 ] || echo "lab guest exited with $lab_rc (see $L/guest.log)"
+if [ ! -f "$L/done" ]; then
+	problems+=("--problem=the lab guest died or stopped early (exit $lab_rc): its console is $L/console.log")
+fi
 mapfile -t expect < <(sed -e 's/#.*//' -e '/^\s*$/d' "$TOP/tooling/configs/suites")
-python3 "$TOP/tooling/summarize.py" "$OUT/kunit.json" "$OUT/lab.json" \
-	"${expect[@]/#/--expect=}"
+python3 "$TOP/tooling/summarize.py" "$OUT/kunit.json" "$OUT/lab.json" "$OUT/ksft.json" \
+	"${expect[@]/#/--expect=}" "${problems[@]}"

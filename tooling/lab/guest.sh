@@ -3,8 +3,12 @@
 #
 # Runs inside the lab guest (see ../lab.sh): saves the boot log with the
 # KUnit results, puts the two NICs bound to $DRIVER into two network
-# namespaces, and checks traffic between them. Results are KTAP, in
-# $LABOUT/lab.ktap, one case per check.
+# namespaces, checks traffic between them (also under allocation fault
+# injection), and runs the kernel's drivers/net selftests against them.
+# After every step the kernel log is checked for splats; kmemleak scans
+# after the fault window and at the end. Results are KTAP, in
+# $LABOUT/lab.ktap, one case per check; the selftests' own output goes to
+# $LABOUT/ksft/ (turned into KTAP on the host by ../ksft-results.py).
 #
 #   guest.sh [test|run]     run: also print a short human summary
 set -u
@@ -13,7 +17,11 @@ OUTDIR=${LABOUT:?}
 DRIVER=${DRIVER:-e1000}
 T=${IPERF_TIME:-3}
 SUITE=lab_$DRIVER
+HERE=$(dirname "$0")
+. "$HERE/faults.sh"
+. "$HERE/nics.sh"
 
+mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 dmesg >"$OUTDIR/dmesg.txt"
 
 N=0
@@ -45,6 +53,43 @@ check() {
 	result "$name" $?
 }
 
+# What a debug kernel prints when it finds a bug: KASAN and other BUG:
+# reports, WARN()s (lockdep's and RCU-lockdep's reports start with
+# "WARNING:"), oopses, RCU stalls, refcount and ref_tracker reports,
+# hung tasks, UBSAN.
+SPLAT='BUG:|WARNING:|Oops|general protection fault|kernel BUG at|Kernel panic|'
+SPLAT+='rcu: INFO: .* detected stall|detected stalls on CPUs|refcount_t: |ref_tracker: |'
+SPLAT+='INFO: task .* blocked for more than|UBSAN:|KASAN:|unregister_netdevice: waiting for'
+LOG_SEEN=0
+
+# splat_check STEP: a check of its own: no splat in the kernel log since
+# the previous splat_check (the first one covers the boot, with KUnit).
+splat_check() {
+	local log=$OUTDIR/dmesg-$1.txt n found
+	dmesg >"$OUTDIR/dmesg-now.txt"
+	n=$(wc -l <"$OUTDIR/dmesg-now.txt")
+	tail -n +$((LOG_SEEN + 1)) "$OUTDIR/dmesg-now.txt" >"$log"
+	LOG_SEEN=$n
+	found=$(grep -E -c "$SPLAT" "$log")
+	result "no_splat_$1" $((found > 0)) \
+		"$([ "$found" = 0 ] || { echo "$found splat lines, first: "; grep -E -m1 "$SPLAT" "$log"; } | tr -d '\n')"
+}
+
+# kmemleak_check STEP: a check of its own: a kmemleak scan (two, so that
+# a pointer only in flight during the first does not count) finds no
+# unreferenced object. Reports go to kmemleak-STEP.txt.
+kmemleak_check() {
+	local f=/sys/kernel/debug/kmemleak rep=$OUTDIR/kmemleak-$1.txt n
+	if [ ! -w $f ]; then
+		result "kmemleak_$1" 1 "no $f (CONFIG_DEBUG_KMEMLEAK off, or kmemleak disabled itself)"
+		return
+	fi
+	echo scan >$f && sleep 1 && echo scan >$f
+	cat $f >"$rep"
+	n=$(grep -c '^unreferenced object' "$rep")
+	result "kmemleak_$1" $((n > 0)) "$n unreferenced objects$([ "$n" = 0 ] || echo " (see ${rep##*/})")"
+}
+
 finish() {
 	{
 		echo "KTAP version 1"
@@ -57,6 +102,7 @@ finish() {
 		[ $FAIL = 0 ] && echo "ok 1 $SUITE" || echo "not ok 1 $SUITE"
 	} >"$OUTDIR/lab.ktap"
 	dmesg >"$OUTDIR/dmesg-end.txt"
+	touch "$OUTDIR/done"
 	if [ "$MODE" = run ]; then
 		echo
 		echo "Lab summary ($DRIVER):"
@@ -75,42 +121,13 @@ print("  %s %-8s rx %8d packets %12d bytes   tx %8d packets %12d bytes" % (
 	exit $((FAIL > 0))
 }
 
-# The NICs bound to $DRIVER, ordered by MAC (…:a1 is A, …:b1 is B).
-nics=()
-for d in /sys/class/net/*; do
-	drv=$(readlink -f "$d/device/driver" 2>/dev/null) || continue
-	[ "${drv##*/}" = "$DRIVER" ] || continue
-	nics+=("$(cat "$d/address") ${d##*/}")
-done
-mapfile -t nics < <(printf '%s\n' "${nics[@]}" | sort | cut -d' ' -f2)
-[ ${#nics[@]} = 2 ]
-result nics_found $? "${#nics[@]} NICs bound to $DRIVER: ${nics[*]}"
-[ ${#nics[@]} = 2 ] || finish
-A=${nics[0]}
-B=${nics[1]}
+splat_check boot
 
-setup() {
-	local ns=$1 dev=$2 v4=$3 v6=$4
-	ip netns add "$ns" &&
-		ip link set "$dev" netns "$ns" &&
-		ip -n "$ns" link set lo up &&
-		ip -n "$ns" addr add "$v4/24" dev "$dev" &&
-		ip -n "$ns" addr add "$v6/64" dev "$dev" nodad &&
-		ip -n "$ns" link set "$dev" up
-}
-check netns_setup eval 'setup nsA "$A" 192.0.2.1 2001:db8::1 &&
-	setup nsB "$B" 192.0.2.2 2001:db8::2'
-
-carrier() {
-	local i
-	for i in $(seq 50); do
-		ip -n nsA link show "$A" | grep -q LOWER_UP &&
-			ip -n nsB link show "$B" | grep -q LOWER_UP && return 0
-		sleep 0.1
-	done
-	return 1
-}
-check carrier_up carrier
+lab_nics "$DRIVER"
+result nics_found $? "${#NICS[@]} NICs bound to $DRIVER: ${NICS[*]}"
+[ -n "$B" ] || finish
+check netns_setup lab_netns
+check carrier_up lab_carrier
 
 ping_check() {
 	local ns=$1 dst=$2
@@ -120,11 +137,8 @@ check ping4_a_to_b ping_check nsA 192.0.2.2
 check ping4_b_to_a ping_check nsB 192.0.2.1
 check ping6_a_to_b ping_check nsA 2001:db8::2
 check ping6_b_to_a ping_check nsB 2001:db8::1
+splat_check ping
 
-rx_bytes() {
-	ip -n "$1" -s -j link show "$2" |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["rx"]["bytes"])'
-}
 
 # iperf3 NAME [-R]: TCP from A to B (or B to A with -R) for $T seconds.
 iperf() {
@@ -146,24 +160,86 @@ iperf() {
 	if [ $st = 0 ] && [ -n "$rate" ] && [ "${rate#* }" -gt 0 ]; then
 		result "$name" 0 "${rate% *} Gbit/s, ${rate#* } bytes in ${T}s"
 		SUMMARY+=("$name: ${rate% *} Gbit/s")
-		# Without -R the payload went A -> B: B's counters saw it all.
-		if [ $# = 0 ]; then
+		# The first transfer A -> B: B's counters saw all its payload.
+		if [ "$name" = iperf3_tcp_a_to_b ]; then
 			[ $((rx1 - rx0)) -ge "${rate#* }" ]
 			result rx_bytes_counted $? \
 				"B counted $((rx1 - rx0)) bytes for ${rate#* } of payload"
 		fi
 	else
 		result "$name" 1 "iperf3 exit $st"
-		[ $# = 0 ] && result rx_bytes_counted 1 "no transfer to count"
+		[ "$name" = iperf3_tcp_a_to_b ] && result rx_bytes_counted 1 "no transfer to count"
 	fi
 }
 iperf iperf3_tcp_a_to_b
 iperf iperf3_tcp_b_to_a -R
+splat_check iperf3
 
-# No warning, oops or lockdep splat in the whole run.
+# Allocation failure is a normal path: TCP from A to B while allocations
+# that cannot sleep fail (the receive refill among them) for FAULT_SECS
+# seconds, then the traffic must recover: the transfer completes, and a
+# ping and a second transfer after the window pass.
+FAULT_SECS=${FAULT_SECS:-4}
+FAULT_PCT=${FAULT_PCT:-5}
+faults() {
+	local json=$OUTDIR/iperf3_faults.json st counts bytes
+	ip netns exec nsB iperf3 -s -D -1 -I "$OUTDIR/iperf3.pid" >/dev/null 2>&1
+	sleep 0.5
+	ip netns exec nsA iperf3 -c 192.0.2.2 -t $((FAULT_SECS + 4)) -J >"$json" 2>&1 &
+	sleep 2
+	counts=$(fault_window "$FAULT_SECS" "$FAULT_PCT")
+	wait $!
+	st=$?
+	set -- $counts
+	result faults_injected $((${1:-0} + ${2:-0} == 0)) \
+		"$FAULT_PCT% for ${FAULT_SECS}s: ${1:-?} page and ${2:-?} slab allocations failed"
+	bytes=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"])' \
+		"$json" 2>/dev/null)
+	[ $st = 0 ] && [ "${bytes:-0}" -gt 0 ]
+	result iperf3_under_faults $? "iperf3 exit $st, ${bytes:-no} bytes received"
+	SUMMARY+=("under faults: ${1:-?} page + ${2:-?} slab allocation failures, ${bytes:-no} bytes")
+}
+faults
+check ping_after_faults ping_check nsA 192.0.2.2
+iperf iperf3_after_faults
+splat_check faults
+kmemleak_check faults
+
+# The kernel's drivers/net selftests against the NIC in nsA, its peer in
+# nsB, configured as netdev's CI does (env vars of NetDrvEpEnv). Each
+# file's KTAP goes to ksft/<file>.txt; ../ksft-results.py checks it
+# against the driver's expectations on the host.
+# The Python tests that apply to one NIC with a peer (hw/devlink_port_split.py
+# needs devlink ports, which neither e1000 nor the lab kernel has; the
+# shell tests need forwarding.sh's loopback topologies).
+KSFT_TESTS=${KSFT_TESTS:-ping.py stats.py queues.py hw/csum.py hw/pp_alloc_fail.py hw/rss_ctx.py}
+selftests() {
+	local t out
+	mkdir -p "$OUTDIR/ksft"
+	# The QEMU 82540EM comes up with receive checksumming off: on, so
+	# that hw/csum.py exercises it.
+	ip netns exec nsA ethtool -K "$A" rx on >/dev/null 2>&1
+	ip netns exec nsB ethtool -K "$B" rx on >/dev/null 2>&1
+	for t in $KSFT_TESTS; do
+		out=$OUTDIR/ksft/${t//\//_}.txt
+		ip netns exec nsA env NETIF="$A" LOCAL_V4=192.0.2.1 REMOTE_V4=192.0.2.2 \
+			LOCAL_V6=2001:db8::1 REMOTE_V6=2001:db8::2 \
+			REMOTE_TYPE=netns REMOTE_ARGS=nsB \
+			timeout 600 "$PY" "$KSFT/drivers/net/$t" >"$out" 2>&1
+		echo "# exit: $?" >>"$out"
+		printf '%-22s %s\n' "ksft ${t##*/}" "$(grep -c '^ok' "$out") ok, $(grep -c '^not ok' "$out") not ok"
+	done
+}
+if [ -d "$KSFT/drivers/net" ]; then
+	selftests
+	splat_check selftests
+fi
+
+# The whole run once more, and what is still allocated at the end.
 dmesg >"$OUTDIR/dmesg-end.txt"
-! grep -E 'WARNING:|BUG:|Oops|Call Trace|UBSAN|KASAN' "$OUTDIR/dmesg-end.txt"
+! grep -q -E "$SPLAT" "$OUTDIR/dmesg-end.txt"
 result no_kernel_splat $?
+kmemleak_check end
 
 SUMMARY+=("ping v4/v6 both ways: $(grep -c '^    ok [0-9]* ping' <(printf '%s\n' "${RESULTS[@]}"))/4 ok")
 finish

@@ -1,0 +1,71 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make bench`: a benchmark, not a test. Builds the production kernel
+# (configs/profile/bench.config: no debug options, its own build
+# directory, the same sources) and boots it twice:
+#   1. time: the benchmark KUnit suites run at boot (only they: kunit's
+#      filter_glob), each alternating the Rust path and the C path over many
+#      rounds; then lab/bench.sh times the lab NICs (iperf3 TCP, and UDP and
+#      generic XDP_DROP receive rates fed by a generator on the host);
+#   2. instructions: the same suites under QEMU's instruction counter
+#      (-icount shift=0: the guest's clock advances 1 ns per instruction),
+#      so that the engines' times become instructions per packet, which the
+#      host's load does not change.
+# bench-table.py prints the table (workload | Rust | C | Rust/C, medians and
+# spread) and saves it to out/bench.txt and out/bench.json.
+set -euo pipefail
+export RNETCORE_PROFILE=bench
+. "$(dirname "$0")/env.sh"
+
+"$TOP/tooling/build.sh"
+B=$OUT/bench
+rm -rf "$B"
+mkdir -p "$B/time/gen" "$B/icount" "$CACHE/bench"
+
+# The host's generator and the XDP program (uapi headers of this kernel).
+cc -O2 -Wall -o "$CACHE/bench/udpgen" "$TOP/tooling/bench/udpgen.c"
+"${KMAKE[@]}" -s headers >/dev/null
+clang -O2 -target bpf -I"$BUILD/usr/include" -c "$TOP/tooling/bench/xdp_drop.c" \
+	-o "$CACHE/bench/xdp_drop.o"
+
+# Frames from the generator reach the lab's hub (and so B, whose MAC they
+# carry) through a QEMU dgram backend on the loopback.
+GPORT=${BENCH_PORT:-47300}
+GEN_NETDEV="-netdev dgram,id=gen,local.type=inet,local.host=127.0.0.1,local.port=$GPORT"
+GEN_NETDEV+=",remote.type=inet,remote.host=127.0.0.1,remote.port=$((GPORT + 1))"
+GEN_NETDEV+=" -netdev hubport,id=p2,hubid=0,netdev=gen"
+
+# Serves the guest's requests (lab/bench.sh: gen) until the guest is gone.
+gen_server() {
+	local dir=$1 n=1 secs mac
+	while [ ! -f "$dir/stop" ]; do
+		if [ -f "$dir/req-$n" ]; then
+			read -r secs mac <"$dir/req-$n"
+			"$CACHE/bench/udpgen" "$GPORT" "$mac" "$secs" >"$dir/done-$n.tmp" 2>&1
+			mv "$dir/done-$n.tmp" "$dir/done-$n"
+			n=$((n + 1))
+		else
+			sleep 0.05
+		fi
+	done
+}
+
+GLOB='rust_net_*bench*'
+log "boot 1: timing (benchmark suites, then the lab NICs)"
+gen_server "$B/time/gen" &
+gen_pid=$!
+rc=0
+LAB_OUT=$B/time LAB_SCRIPT=$TOP/tooling/lab/bench.sh LAB_QEMU="$GEN_NETDEV" \
+	LAB_APPEND="kunit.filter_glob=$GLOB" LAB_ENV="XDP_OBJ=$CACHE/bench/xdp_drop.o" \
+	"$TOP/tooling/lab.sh" all || rc=$?
+touch "$B/time/gen/stop"
+wait $gen_pid || true
+
+log "boot 2: instructions (benchmark suites under -icount shift=0)"
+LAB_OUT=$B/icount LAB_SCRIPT=$TOP/tooling/lab/bench.sh LAB_QEMU="-icount shift=0" \
+	LAB_APPEND="kunit.filter_glob=$GLOB" "$TOP/tooling/lab.sh" engines || rc=$?
+
+python3 "$TOP/tooling/bench-table.py" --time "$B/time" --icount "$B/icount" \
+	--json "$OUT/bench.json" | tee "$OUT/bench.txt"
+exit $rc

@@ -1,0 +1,89 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Runs inside the bench guest (see ../bench.sh), after the benchmark
+# KUnit suites ran at boot: saves the kernel log (their results), then,
+# unless "engines" is asked, times the lab NICs bound to $DRIVER:
+#   tcp   iperf3 TCP from A to B (Gbit/s)
+#   udp   60-byte UDP frames from the host's generator to B: B's receive
+#         rate (packets/s) with the stack delivering them
+#   xdp   the same frames dropped by a generic-mode XDP program on B
+# Every workload runs BENCH_ROUNDS times, one round of each in turn. The
+# generator runs on the host (tooling/bench/udpgen.c) and feeds B through
+# a QEMU dgram backend: a request file in $LABOUT/gen starts it, the host
+# writes back what it sent. Results: $LABOUT/bench-$DRIVER.txt, a line per
+# round: "<workload> <path> <round> <value> <unit> <sender pps or ->".
+#
+#   bench.sh [engines|all]
+set -u
+MODE=${1:-all}
+OUTDIR=${LABOUT:?}
+DRIVER=${DRIVER:-e1000}
+ROUNDS=${BENCH_ROUNDS:-5}
+T=${BENCH_TIME:-3}
+HERE=$(dirname "$0")
+. "$HERE/nics.sh"
+PATH_NAME=C
+[ "$DRIVER" = e1000 ] || PATH_NAME=Rust
+
+dmesg >"$OUTDIR/dmesg.txt"
+if [ "$MODE" = engines ]; then
+	touch "$OUTDIR/done"
+	exit 0
+fi
+R=$OUTDIR/bench-$DRIVER.txt
+: >"$R"
+lab_nics "$DRIVER" && lab_netns && lab_carrier || {
+	echo "bench: no two $DRIVER NICs with carrier (${NICS[*]})" >&2
+	exit 1
+}
+BMAC=$(ip -n nsB -j link show "$B" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+
+now() { date +%s.%N; }
+
+# gen SECS: the host sends frames to B for SECS seconds; prints its rate.
+GEN_ID=0
+gen() {
+	local id=$((GEN_ID += 1)) i
+	echo "$1 $BMAC" >"$OUTDIR/gen/req-$id.tmp"
+	mv "$OUTDIR/gen/req-$id.tmp" "$OUTDIR/gen/req-$id"
+	for i in $(seq $((($1 + 30) * 10))); do
+		[ -f "$OUTDIR/gen/done-$id" ] && break
+		sleep 0.1
+	done
+	sed -n 's/.*: \([0-9]*\) pps$/\1/p' "$OUTDIR/gen/done-$id" 2>/dev/null
+}
+
+# rx_rate: B's receive rate (packets/s) over T seconds in the middle of a
+# generator run; prints "rate sender_rate".
+rx_rate() {
+	local p0 p1 t0 t1 sent
+	gen $((T + 2)) >"$OUTDIR/gen/sent" &
+	sleep 1
+	p0=$(rx_packets nsB "$B") t0=$(now)
+	sleep "$T"
+	p1=$(rx_packets nsB "$B") t1=$(now)
+	wait
+	sent=$(cat "$OUTDIR/gen/sent")
+	"$PY" -c 'import sys; p0, p1, t0, t1 = map(float, sys.argv[1:5]); print("%.0f" % ((p1 - p0) / (t1 - t0)), sys.argv[5] or "-")' \
+		"$p0" "$p1" "$t0" "$t1" "${sent:-}"
+}
+
+tcp() {
+	local json=$OUTDIR/bench-tcp.json
+	ip netns exec nsB iperf3 -s -D -1 -I "$OUTDIR/iperf3.pid" >/dev/null 2>&1
+	sleep 0.5
+	ip netns exec nsA iperf3 -c 192.0.2.2 -t "$T" -J >"$json" 2>&1
+	"$PY" -c 'import json,sys; print("%.3f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9))' "$json"
+}
+
+for r in $(seq "$ROUNDS"); do
+	v=$(tcp) && echo "tcp $PATH_NAME $r $v Gbit/s -" >>"$R"
+	read -r v s < <(rx_rate) && echo "udp $PATH_NAME $r $v pps $s" >>"$R"
+	ip -n nsB link set dev "$B" xdpgeneric obj "$XDP_OBJ" sec xdp &&
+		read -r v s < <(rx_rate) && echo "xdp_drop $PATH_NAME $r $v pps $s" >>"$R"
+	ip -n nsB link set dev "$B" xdpgeneric off
+	echo "bench round $r: $(grep -c " $r " "$R") results"
+done
+dmesg >"$OUTDIR/dmesg-end.txt"
+touch "$OUTDIR/done"

@@ -1,0 +1,56 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The lab's two NICs, for the guest scripts (guest.sh, bench.sh); sourced.
+#
+#   lab_nics DRIVER   A and B: the NICs bound to DRIVER, ordered by MAC
+#                     (…:a1 is A, …:b1 is B); NICS lists them all; fails
+#                     unless there are two
+#   lab_netns         A in netns nsA (192.0.2.1, 2001:db8::1), B in nsB
+#                     (192.0.2.2, 2001:db8::2), both up
+#   lab_carrier       waits up to 5 s for carrier on both
+#   rx_packets NS DEV, rx_bytes NS DEV   the device's stats64 counters
+
+lab_nics() {
+	local d drv list=()
+	for d in /sys/class/net/*; do
+		drv=$(readlink -f "$d/device/driver" 2>/dev/null) || continue
+		[ "${drv##*/}" = "$1" ] || continue
+		list+=("$(cat "$d/address") ${d##*/}")
+	done
+	mapfile -t NICS < <(printf '%s\n' "${list[@]}" | sed '/^$/d' | sort | cut -d' ' -f2)
+	A=${NICS[0]:-}
+	B=${NICS[1]:-}
+	[ ${#NICS[@]} = 2 ]
+}
+
+lab_ns_setup() {
+	local ns=$1 dev=$2 v4=$3 v6=$4
+	ip netns add "$ns" &&
+		ip link set "$dev" netns "$ns" &&
+		ip -n "$ns" link set lo up &&
+		ip -n "$ns" addr add "$v4/24" dev "$dev" &&
+		ip -n "$ns" addr add "$v6/64" dev "$dev" nodad &&
+		ip -n "$ns" link set "$dev" up
+}
+
+lab_netns() {
+	lab_ns_setup nsA "$A" 192.0.2.1 2001:db8::1 &&
+		lab_ns_setup nsB "$B" 192.0.2.2 2001:db8::2
+}
+
+lab_carrier() {
+	local i
+	for i in $(seq 50); do
+		ip -n nsA link show "$A" | grep -q LOWER_UP &&
+			ip -n nsB link show "$B" | grep -q LOWER_UP && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+lab_stat() {
+	ip -n "$1" -s -j link show "$2" |
+		"${PY:-python3}" -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"][sys.argv[1]][sys.argv[2]])' "$3" "$4"
+}
+rx_packets() { lab_stat "$1" "$2" rx packets; }
+rx_bytes() { lab_stat "$1" "$2" rx bytes; }
