@@ -62,6 +62,7 @@ struct rnet_bench_tx_desc {
  * @packets: frames passed up
  * @bytes: their bytes
  * @drops: frames dropped (device error, bad length, no skb)
+ * @discard: dropping the buffers of a frame until its last one
  */
 struct rnet_bench_rxq {
 	struct rnet_bench_rx_desc *ring;
@@ -71,6 +72,7 @@ struct rnet_bench_rxq {
 	struct device *dev;
 	u32 size, ntc, ntu, posted, headroom, buf_len;
 	u64 packets, bytes, drops;
+	bool discard;
 };
 
 void *rust_helper_rnet_bench_rxq_new(void *ring, u32 *tail, u32 size,
@@ -134,6 +136,9 @@ u32 rust_helper_rnet_bench_rx_poll(void *queue, struct napi_struct *napi,
 	unsigned int truesize = SKB_DATA_ALIGN(PAGE_SIZE);
 	u32 done = 0, packets = 0, bytes = 0;
 
+	/* netpoll: no receive work (and no allocation) with budget 0. */
+	if (!budget)
+		return 0;
 	while (done < budget && q->posted) {
 		struct rnet_bench_rx_desc *d = &q->ring[q->ntc];
 		struct page *page;
@@ -152,13 +157,20 @@ u32 rust_helper_rnet_bench_rx_poll(void *queue, struct napi_struct *napi,
 		q->posted--;
 		done++;
 
-		if (unlikely(!(status & RNET_BENCH_STAT_EOP) || d->errors ||
-			     len < ETH_HLEN || len > q->buf_len)) {
+		/*
+		 * One buffer per frame: a frame that spans buffers is
+		 * dropped, up to and with its last buffer.
+		 */
+		if (unlikely(q->discard || !(status & RNET_BENCH_STAT_EOP) ||
+			     d->errors || len < ETH_HLEN || len > q->buf_len)) {
 			page_pool_put_full_page(q->pool, page, true);
-			q->drops++;
+			if (!q->discard)
+				q->drops++;
+			q->discard = !(status & RNET_BENCH_STAT_EOP);
 			goto refill;
 		}
-		page_pool_dma_sync_for_cpu(q->pool, page, q->headroom, len);
+		/* The pool adds its offset (the headroom) to the range. */
+		page_pool_dma_sync_for_cpu(q->pool, page, 0, len);
 		skb = napi_build_skb(page_address(page), truesize);
 		if (unlikely(!skb)) {
 			page_pool_put_full_page(q->pool, page, true);
@@ -197,11 +209,6 @@ void rust_helper_rnet_bench_rxq_free(void *queue)
 	}
 	kfree(q->pages);
 	kfree(q);
-}
-
-u64 rust_helper_rnet_bench_rx_packets(void *queue)
-{
-	return ((struct rnet_bench_rxq *)queue)->packets;
 }
 
 /**
@@ -245,9 +252,14 @@ struct rnet_bench_txq {
 #define RNET_BENCH_TX_STOP	(MAX_SKB_FRAGS + 2)
 #define RNET_BENCH_TX_START	(2 * RNET_BENCH_TX_STOP)
 
+/*
+ * Free descriptors. ndo_start_xmit (under the queue's lock, on any CPU)
+ * owns ntu, the poll owns ntc: each reads the other's with READ_ONCE().
+ */
 static u32 rnet_bench_tx_free(const struct rnet_bench_txq *q)
 {
-	return q->size - 1 - ((q->ntu - q->ntc) & (q->size - 1));
+	return q->size - 1 -
+	       ((READ_ONCE(q->ntu) - READ_ONCE(q->ntc)) & (q->size - 1));
 }
 
 void *rust_helper_rnet_bench_txq_new(void *ring, u32 *tail, u32 size,
@@ -293,6 +305,9 @@ netdev_tx_t rust_helper_rnet_bench_xmit(void *queue, struct sk_buff *skb)
 
 	if (unlikely(rnet_bench_tx_free(q) < nr + 1)) {
 		netif_tx_stop_queue(q->txq);
+		/* Earlier packets may have left the doorbell to this one. */
+		dma_wmb();
+		WRITE_ONCE(*q->tail, q->ntu);
 		return NETDEV_TX_BUSY;
 	}
 	idx = first;
@@ -301,6 +316,8 @@ netdev_tx_t rust_helper_rnet_bench_xmit(void *queue, struct sk_buff *skb)
 
 		if (i == 0) {
 			len = skb_headlen(skb);
+			if (unlikely(!len))
+				goto unwind;
 			dma = dma_map_single(q->dev, skb->data, len, DMA_TO_DEVICE);
 		} else {
 			const skb_frag_t *frag = &skb_shinfo(skb)->frags[i - 1];
@@ -322,11 +339,12 @@ netdev_tx_t rust_helper_rnet_bench_xmit(void *queue, struct sk_buff *skb)
 		d->special = 0;
 		d->cmd = RNET_BENCH_CMD_IFCS |
 			 (i == nr ? RNET_BENCH_CMD_EOP | RNET_BENCH_CMD_RS : 0);
-		d->status = 0;
+		WRITE_ONCE(d->status, 0);
 		idx = (idx + 1) & (q->size - 1);
 	}
 	q->bufs[(idx - 1) & (q->size - 1)].skb = skb;
-	q->ntu = idx;
+	/* Descriptors and buffers before the poll may see them. */
+	smp_store_release(&q->ntu, idx);
 	skb_tx_timestamp(skb);
 	ring = __netdev_tx_sent_queue(q->txq, skb->len, netdev_xmit_more());
 	if (netif_txq_maybe_stop(q->txq, rnet_bench_tx_free(q),
@@ -346,6 +364,10 @@ unwind:
 	}
 	dev_kfree_skb_any(skb);
 	q->drops++;
+	if (!netdev_xmit_more()) {
+		dma_wmb();
+		WRITE_ONCE(*q->tail, q->ntu);
+	}
 	return NETDEV_TX_OK;
 }
 
@@ -354,8 +376,10 @@ u32 rust_helper_rnet_bench_tx_clean(void *queue, int budget)
 {
 	struct rnet_bench_txq *q = queue;
 	u32 packets = 0, bytes = 0, n = 0;
+	/* Pairs with ndo_start_xmit's release: its descriptors are written. */
+	u32 ntu = smp_load_acquire(&q->ntu);
 
-	while (q->ntc != q->ntu) {
+	while (q->ntc != ntu) {
 		struct rnet_bench_tx_desc *d = &q->ring[q->ntc];
 		struct rnet_bench_tx_buf *b = &q->bufs[q->ntc];
 
@@ -369,7 +393,7 @@ u32 rust_helper_rnet_bench_tx_clean(void *queue, int budget)
 			napi_consume_skb(b->skb, budget);
 			b->skb = NULL;
 		}
-		q->ntc = (q->ntc + 1) & (q->size - 1);
+		WRITE_ONCE(q->ntc, (q->ntc + 1) & (q->size - 1));
 		n++;
 	}
 	q->packets += packets;

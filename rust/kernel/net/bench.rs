@@ -17,6 +17,13 @@
 //!   device completes them (not timed); then the poll that cleans the ring (unmap,
 //!   `napi_consume_skb()`, BQL) is timed.
 //!
+//! What the comparison covers, and what it does not: both paths run behind the same Rust
+//! `ndo_start_xmit` adapter and NAPI poll callback (the C path's per-packet work is all C, but
+//! it pays one more call per packet, and one per poll); the C transmit path also takes software
+//! timestamps (`skb_tx_timestamp()`), which the engine does not yet; the engines do work the C
+//! paths skip (offload parsing, queue checks, the XDP program load, u64_stats counters, their
+//! lock, multi-buffer frames).
+//!
 //! The results are reported, not asserted (only the packet counts are checked), one line per
 //! path: `net_bench: <workload> <Rust|C> ns/pkt median <m> p10 <a> p90 <b> rounds <n>`, which
 //! `make bench` turns into its table. Run in a guest under QEMU's instruction counter
@@ -91,11 +98,16 @@ struct TxDesc {
 /// The software device's descriptor ring and tail register: memory the driver and the device
 /// share, as with a real NIC.
 ///
+/// Who may touch a descriptor follows the ring protocol, as with real hardware: those from the
+/// device's head up to the tail register are the device's, the others the driver's (which
+/// writes them, then the tail register after a write barrier). The driver and the device each
+/// run on one CPU at a time: the driver in its poll or under its queue's lock, the device in
+/// the test's task.
+///
 /// # Invariants
 ///
-/// `descs` holds `size` descriptors (a power of two) and is never resized, so the pointers
-/// handed to the C side stay valid while the ring lives. Descriptors and `tail` are accessed
-/// with volatile or atomic operations only.
+/// `descs` holds `size` descriptors, `size` a power of two, and is never resized, so the
+/// pointers handed to the C side stay valid while the ring lives.
 struct DevRing<D> {
     descs: KVec<Opaque<D>>,
     size: u32,
@@ -104,14 +116,18 @@ struct DevRing<D> {
     head: AtomicU32,
 }
 
-// SAFETY: The ring is device memory: every access is volatile or atomic, and the driver and the
-// device own disjoint descriptors (those before the tail register are the device's).
+// SAFETY: The descriptors are plain data in `Opaque` cells; which side may access one is decided
+// by the ring protocol (see the type), which `read` and `write` require of their callers, and the
+// head and tail are atomics: sharing the ring between threads races on nothing.
 unsafe impl<D: Copy + Send> Send for DevRing<D> {}
 // SAFETY: See `Send`.
 unsafe impl<D: Copy + Send> Sync for DevRing<D> {}
 
 impl<D: Copy + Default> DevRing<D> {
     fn new(size: u32) -> Result<Arc<Self>> {
+        if !size.is_power_of_two() {
+            return Err(EINVAL);
+        }
         let mut descs = KVec::with_capacity(size as usize, GFP_KERNEL)?;
         for _ in 0..size {
             descs.push(Opaque::new(D::default()), GFP_KERNEL)?;
@@ -127,8 +143,14 @@ impl<D: Copy + Default> DevRing<D> {
         )?)
     }
 
-    fn read(&self, i: u32) -> D {
-        // SAFETY: `i` is within the ring (masked); descriptors are read with volatile loads.
+    /// Reads descriptor `i` (modulo the size).
+    ///
+    /// # Safety
+    ///
+    /// The caller's side (driver or device) owns the descriptor under the ring protocol.
+    unsafe fn read(&self, i: u32) -> D {
+        // SAFETY: The index is within the ring; the caller owns the descriptor, so nothing
+        // writes it meanwhile.
         unsafe {
             self.descs[(i & (self.size - 1)) as usize]
                 .get()
@@ -136,8 +158,14 @@ impl<D: Copy + Default> DevRing<D> {
         }
     }
 
-    fn write(&self, i: u32, d: D) {
-        // SAFETY: As in `read`; the caller owns the descriptor (driver or device side).
+    /// Writes descriptor `i` (modulo the size).
+    ///
+    /// # Safety
+    ///
+    /// As for [`DevRing::read`].
+    unsafe fn write(&self, i: u32, d: D) {
+        // SAFETY: The index is within the ring; the caller owns the descriptor, so nothing
+        // else accesses it meanwhile.
         unsafe {
             self.descs[(i & (self.size - 1)) as usize]
                 .get()
@@ -190,7 +218,8 @@ fn device_receive(ring: &DevRing<RxDesc>, n: u32, seed: u8) -> bool {
     frame[12..14].copy_from_slice(&ETHERTYPE.to_be_bytes());
     let mut head = ring.head.load(Ordering::Relaxed);
     for _ in 0..n {
-        let mut d = ring.read(head);
+        // SAFETY: Descriptors from the head up to the tail are the device's.
+        let mut d = unsafe { ring.read(head) };
         // The device "DMA-writes" the frame: with the DMA device's 64-bit mask and no IOMMU,
         // the DMA address is the physical one, in the kernel's direct map.
         // SAFETY: `d.addr` is the DMA address of a posted buffer of at least `BUF_LEN` bytes the
@@ -202,7 +231,8 @@ fn device_receive(ring: &DevRing<RxDesc>, n: u32, seed: u8) -> bool {
         d.len = LEN as u16;
         d.errors = 0;
         d.status = STAT_DD | STAT_EOP;
-        ring.write(head, d);
+        // SAFETY: As above; the driver owns it again once the device moved its head past it.
+        unsafe { ring.write(head, d) };
         head = head.wrapping_add(1) & (ring.size - 1);
     }
     ring.head.store(head, Ordering::Relaxed);
@@ -215,9 +245,11 @@ fn device_transmit(ring: &DevRing<TxDesc>) -> u32 {
     let mut head = ring.head.load(Ordering::Relaxed);
     let tail = ring.tail.load(Ordering::Acquire);
     while head != tail {
-        let mut d = ring.read(head);
+        // SAFETY: Descriptors from the head up to the tail are the device's.
+        let mut d = unsafe { ring.read(head) };
         d.status = STAT_DD;
-        ring.write(head, d);
+        // SAFETY: As above.
+        unsafe { ring.write(head, d) };
         head = head.wrapping_add(1) & (ring.size - 1);
         n += 1;
     }
@@ -290,22 +322,24 @@ struct EngineRxRing(Arc<DevRing<RxDesc>>);
 
 impl rx::Ring for EngineRxRing {
     fn post(&mut self, index: u32, addr: DmaAddr, _len: u32) {
-        self.0.write(
-            index,
-            RxDesc {
-                addr,
-                ..RxDesc::default()
-            },
-        );
+        let d = RxDesc {
+            addr,
+            ..RxDesc::default()
+        };
+        // SAFETY: The engine posts descriptors past the tail, which are the driver's.
+        unsafe { self.0.write(index, d) };
     }
 
     fn completed(&mut self, index: u32) -> Option<rx::Completion> {
-        let d = self.0.read(index);
+        // SAFETY: The engine asks about posted descriptors in ring order; the device writes
+        // the done bit last, and one it reported done is the driver's again.
+        let d = unsafe { self.0.read(index) };
         if d.status & STAT_DD == 0 {
             return None;
         }
         dma_rmb();
-        let d = self.0.read(index);
+        // SAFETY: As above: the device is done with it.
+        let d = unsafe { self.0.read(index) };
         Some(rx::Completion {
             len: u32::from(d.len),
             eop: d.status & STAT_EOP != 0,
@@ -441,10 +475,11 @@ impl Operations for CRx {
         let params = Params::new(RX_SIZE)
             .dma(&ch.dma, DataDirection::FromDevice)
             .sync_for_device(HEADROOM, BUF_LEN);
-        // SAFETY: The pool is used by the instance's poll only, and destroyed in `stop` after
-        // the instance is disabled (or with the instance's state, before it is deleted).
-        let pool = PagePool::new(&unsafe { params.napi(napi.as_ptr()) })?;
         napi.with_state(rtnl, |mut s| -> Result {
+            // SAFETY: The pool is used by the instance's poll only, and destroyed in `stop`
+            // after the instance is disabled (or with the instance's state, before it is
+            // deleted); it is created while the instance is disabled (in `with_state`).
+            let pool = PagePool::new(&unsafe { params.napi(napi.as_ptr()) })?;
             // SAFETY: The ring and its tail register live as long as the channel, which
             // outlives the queue; the pool and the DMA device are valid.
             let q = unsafe {
@@ -572,19 +607,20 @@ struct EngineTxRing(Arc<DevRing<TxDesc>>);
 
 impl tx::Ring for EngineTxRing {
     fn write(&mut self, index: u32, desc: &tx::Desc) {
-        self.0.write(
-            index,
-            TxDesc {
-                addr: desc.addr,
-                len: desc.len as u16,
-                cmd: CMD_IFCS | if desc.last { CMD_EOP | CMD_RS } else { 0 },
-                ..TxDesc::default()
-            },
-        );
+        let d = TxDesc {
+            addr: desc.addr,
+            len: desc.len as u16,
+            cmd: CMD_IFCS | if desc.last { CMD_EOP | CMD_RS } else { 0 },
+            ..TxDesc::default()
+        };
+        // SAFETY: The engine writes descriptors past the tail, which are the driver's.
+        unsafe { self.0.write(index, d) };
     }
 
     fn completed(&mut self, index: u32) -> bool {
-        let done = self.0.read(index).status & STAT_DD != 0;
+        // SAFETY: The done bit of a descriptor the device may still own: the device writes it
+        // from the test's task, which runs no poll meanwhile (the rounds are sequential).
+        let done = unsafe { self.0.read(index) }.status & STAT_DD != 0;
         dma_rmb();
         done
     }
@@ -697,7 +733,11 @@ impl Operations for CTx {
             return Err(ENOMEM);
         }
         ch.q.store(q, Ordering::Release);
-        napi.enable(rtnl)
+        napi.enable(rtnl).inspect_err(|_| {
+            ch.q.store(ptr::null_mut(), Ordering::Release);
+            // SAFETY: The instance did not start and the device is not up: nothing uses it.
+            unsafe { bindings::rnet_bench_txq_free(q) };
+        })
     }
 
     fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
@@ -812,7 +852,7 @@ fn tx_engine_vs_c(test: &Test) -> Result {
     let mut c_skbs = [ptr::null_mut(); TX_PACKETS as usize];
     let e_sent = AtomicU64::new(0);
     let c_sent = AtomicU64::new(0);
-    // Warm-up rounds also let BQL grow its limit to a round's worth of packets.
+    // Warm-up rounds: caches, the page allocator and the skb caches settle.
     let warmup = 30;
     let res = alternate(
         warmup,
