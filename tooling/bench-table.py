@@ -89,8 +89,6 @@ def cell(c):
     s = f"{fmt(c['median'])} [{fmt(c['low'])}-{fmt(c['high'])}]"
     if "sender_median" in c:
         s += f" (sent {fmt(c['sender_median'])})"
-    if "driver" in c:
-        s += f" {c['driver']}"
     return s
 
 
@@ -108,10 +106,15 @@ def main():
     order = list(TITLES)
     table = []
     for (work, unit), sides in sorted(rows.items(),
-                                      key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99, kv[0][1])):
+                                      key=lambda kv: (order.index(kv[0][0]) if kv[0][0] in order else 99,
+                                                      kv[0][1] != "ns/pkt")):
         r, c = sides.get("Rust"), sides.get("C")
         ratio = r["median"] / c["median"] if r and c and c["median"] else None
-        table.append({"workload": work, "title": TITLES.get(work, work), "unit": unit,
+        title = TITLES.get(work, work)
+        drivers = [f"{side}: {x['driver']}" for side, x in (("Rust", r), ("C", c)) if x and "driver" in x]
+        if drivers:
+            title += f" [{', '.join(drivers)}]"
+        table.append({"workload": work, "title": title, "unit": unit,
                       "rust": r, "c": c, "ratio": ratio})
 
     head = ("workload", "Rust", "C", "Rust/C")

@@ -8,8 +8,10 @@
  * the receive rates it is meant to measure; this does not share the
  * guest's CPUs.
  *
- *   udpgen PORT DST_MAC SECONDS [LEN]
+ *   udpgen PORT DST_MAC SECONDS [FROM_PORT [LEN]]
  *
+ * FROM_PORT: the local port to send from, the backend's "remote" port, so
+ * that the datagrams come from the peer it expects.
  * Prints "sent N frames in S s: R pps". Datagrams the backend cannot take
  * are dropped by the host's socket buffer, so the receiver's rate is what
  * the guest kept up with, and the sender's rate is printed beside it.
@@ -58,14 +60,15 @@ int main(int argc, char **argv)
 	uint16_t sum;
 	int fd, i;
 
-	if (argc < 4 || sscanf(argv[2], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1],
+	if (argc < 4 || argc > 6 || sscanf(argv[2], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1],
 			       &mac[2], &mac[3], &mac[4], &mac[5]) != 6) {
-		fprintf(stderr, "usage: %s PORT DST_MAC SECONDS [LEN]\n", argv[0]);
+		fprintf(stderr, "usage: %s PORT DST_MAC SECONDS [FROM_PORT [LEN]]\n",
+			argv[0]);
 		return 2;
 	}
 	secs = atof(argv[3]);
-	if (argc > 4)
-		len = atoi(argv[4]);
+	if (argc > 5)
+		len = atoi(argv[5]);
 	if (len < 60 || len > sizeof(frame)) {
 		fprintf(stderr, "%s: LEN must be 60..%zu\n", argv[0], sizeof(frame));
 		return 2;
@@ -102,6 +105,18 @@ int main(int argc, char **argv)
 	}
 	to.sin_port = htons(atoi(argv[1]));
 	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (argc > 4) {
+		struct sockaddr_in from = { .sin_family = AF_INET };
+		int one = 1;
+
+		from.sin_port = htons(atoi(argv[4]));
+		from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0) {
+			perror("bind");
+			return 1;
+		}
+	}
 
 	t0 = now();
 	do {

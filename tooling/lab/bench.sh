@@ -5,11 +5,12 @@
 # KUnit suites ran at boot: saves the kernel log (their results), then,
 # unless "engines" is asked, times the lab NICs bound to $DRIVER:
 #   tcp   iperf3 TCP from A to B (Gbit/s)
-#   udp   60-byte UDP frames from the host's generator to B: B's receive
+#   udp   60-byte UDP frames from the host's generator to G, a third NIC of
+#         the same model in its own namespace (nsG, 192.0.2.2): its receive
 #         rate (packets/s) with the stack delivering them
-#   xdp   the same frames dropped by a generic-mode XDP program on B
+#   xdp   the same frames dropped by a generic-mode XDP program on G
 # Every workload runs BENCH_ROUNDS times, one round of each in turn. The
-# generator runs on the host (tooling/bench/udpgen.c) and feeds B through
+# generator runs on the host (tooling/bench/udpgen.c) and feeds G through
 # a QEMU dgram backend: a request file in $LABOUT/gen starts it, the host
 # writes back what it sent. Results: $LABOUT/bench-$DRIVER.txt, a line per
 # round: "<workload> <path> <round> <value> <unit> <sender pps or ->".
@@ -33,36 +34,40 @@ if [ "$MODE" = engines ]; then
 fi
 R=$OUTDIR/bench-$DRIVER.txt
 : >"$R"
-lab_nics "$DRIVER" && lab_netns && lab_carrier || {
-	echo "bench: no two $DRIVER NICs with carrier (${NICS[*]})" >&2
+mkdir -p "$OUTDIR/gen"
+lab_nics "$DRIVER" && [ -n "$G" ] && lab_netns &&
+	lab_ns_setup nsG "$G" 192.0.2.2 2001:db8::2 && lab_carrier || {
+	echo "bench: no A, B and G $DRIVER NICs with carrier (${NICS[*]})" >&2
 	exit 1
 }
-BMAC=$(ip -n nsB -j link show "$B" | "$PY" -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+GMAC=52:54:00:00:00:c1
 
 now() { date +%s.%N; }
 
-# gen SECS: the host sends frames to B for SECS seconds; prints its rate.
-GEN_ID=0
+# gen ID SECS: request ID (1, 2, ... in order): the host sends frames to G
+# for SECS seconds; prints its rate.
 gen() {
-	local id=$((GEN_ID += 1)) i
-	echo "$1 $BMAC" >"$OUTDIR/gen/req-$id.tmp"
+	local id=$1 i
+	echo "$2 $GMAC" >"$OUTDIR/gen/req-$id.tmp"
 	mv "$OUTDIR/gen/req-$id.tmp" "$OUTDIR/gen/req-$id"
-	for i in $(seq $((($1 + 30) * 10))); do
+	for i in $(seq $((($2 + 30) * 10))); do
 		[ -f "$OUTDIR/gen/done-$id" ] && break
 		sleep 0.1
 	done
 	sed -n 's/.*: \([0-9]*\) pps$/\1/p' "$OUTDIR/gen/done-$id" 2>/dev/null
 }
 
-# rx_rate: B's receive rate (packets/s) over T seconds in the middle of a
+# rx_rate: G's receive rate (packets/s) over T seconds in the middle of a
 # generator run; prints "rate sender_rate".
 rx_rate() {
-	local p0 p1 t0 t1 sent
-	gen $((T + 2)) >"$OUTDIR/gen/sent" &
+	local p0 p1 t0 t1 sent id
+	# The next request's number (this runs in a subshell: count the files).
+	id=$(($(find "$OUTDIR/gen" -name 'req-*' | wc -l) + 1))
+	gen "$id" $((T + 2)) >"$OUTDIR/gen/sent" &
 	sleep 1
-	p0=$(rx_packets nsB "$B") t0=$(now)
+	p0=$(rx_packets nsG "$G") t0=$(now)
 	sleep "$T"
-	p1=$(rx_packets nsB "$B") t1=$(now)
+	p1=$(rx_packets nsG "$G") t1=$(now)
 	wait
 	sent=$(cat "$OUTDIR/gen/sent")
 	"$PY" -c 'import sys; p0, p1, t0, t1 = map(float, sys.argv[1:5]); print("%.0f" % ((p1 - p0) / (t1 - t0)), sys.argv[5] or "-")' \
@@ -80,9 +85,9 @@ tcp() {
 for r in $(seq "$ROUNDS"); do
 	v=$(tcp) && echo "tcp $PATH_NAME $r $v Gbit/s -" >>"$R"
 	read -r v s < <(rx_rate) && echo "udp $PATH_NAME $r $v pps $s" >>"$R"
-	ip -n nsB link set dev "$B" xdpgeneric obj "$XDP_OBJ" sec xdp &&
+	ip -n nsG link set dev "$G" xdpgeneric obj "$XDP_OBJ" sec xdp &&
 		read -r v s < <(rx_rate) && echo "xdp_drop $PATH_NAME $r $v pps $s" >>"$R"
-	ip -n nsB link set dev "$B" xdpgeneric off
+	ip -n nsG link set dev "$G" xdpgeneric off
 	echo "bench round $r: $(grep -c " $r " "$R") results"
 done
 dmesg >"$OUTDIR/dmesg-end.txt"

@@ -2,25 +2,30 @@
 #
 # The lab's two NICs, for the guest scripts (guest.sh, bench.sh); sourced.
 #
-#   lab_nics DRIVER   A and B: the NICs bound to DRIVER, ordered by MAC
-#                     (…:a1 is A, …:b1 is B); NICS lists them all; fails
-#                     unless there are two
+#   lab_nics DRIVER   A and B: the NICs bound to DRIVER with the MACs
+#                     52:54:00:00:00:a1 and …:b1 (cabled to each other); G:
+#                     the one with …:c1 (make bench's generator NIC), if
+#                     any; NICS lists them all; fails unless A and B exist
 #   lab_netns         A in netns nsA (192.0.2.1, 2001:db8::1), B in nsB
 #                     (192.0.2.2, 2001:db8::2), both up
 #   lab_carrier       waits up to 5 s for carrier on both
 #   rx_packets NS DEV, rx_bytes NS DEV   the device's stats64 counters
 
 lab_nics() {
-	local d drv list=()
+	local d drv mac
+	NICS=() A= B= G=
 	for d in /sys/class/net/*; do
 		drv=$(readlink -f "$d/device/driver" 2>/dev/null) || continue
 		[ "${drv##*/}" = "$1" ] || continue
-		list+=("$(cat "$d/address") ${d##*/}")
+		NICS+=("${d##*/}")
+		mac=$(cat "$d/address")
+		case "$mac" in
+		52:54:00:00:00:a1) A=${d##*/} ;;
+		52:54:00:00:00:b1) B=${d##*/} ;;
+		52:54:00:00:00:c1) G=${d##*/} ;;
+		esac
 	done
-	mapfile -t NICS < <(printf '%s\n' "${list[@]}" | sed '/^$/d' | sort | cut -d' ' -f2)
-	A=${NICS[0]:-}
-	B=${NICS[1]:-}
-	[ ${#NICS[@]} = 2 ]
+	[ -n "$A" ] && [ -n "$B" ]
 }
 
 lab_ns_setup() {
