@@ -5,8 +5,8 @@
 # KUnit results, puts the two NICs bound to $DRIVER into two network
 # namespaces, checks traffic between them (also under allocation fault
 # injection), and runs the kernel's drivers/net selftests against them.
-# After every step the kernel log is checked for splats; kmemleak scans
-# after the fault window and at the end. Results are KTAP, in
+# After every step the kernel log is checked for splats and kmemleak
+# scans for leaks, each a check of its own. Results are KTAP, in
 # $LABOUT/lab.ktap, one case per check; the selftests' own output goes to
 # $LABOUT/ksft/ (turned into KTAP on the host by ../ksft-results.py).
 #
@@ -122,6 +122,7 @@ print("  %s %-8s rx %8d packets %12d bytes   tx %8d packets %12d bytes" % (
 }
 
 splat_check boot
+kmemleak_check boot
 
 lab_nics "$DRIVER"
 result nics_found $? "${#NICS[@]} NICs bound to $DRIVER: ${NICS[*]}"
@@ -138,6 +139,7 @@ check ping4_b_to_a ping_check nsB 192.0.2.1
 check ping6_a_to_b ping_check nsA 2001:db8::2
 check ping6_b_to_a ping_check nsB 2001:db8::1
 splat_check ping
+kmemleak_check ping
 
 
 # iperf3 NAME [-R]: TCP from A to B (or B to A with -R) for $T seconds.
@@ -174,6 +176,7 @@ iperf() {
 iperf iperf3_tcp_a_to_b
 iperf iperf3_tcp_b_to_a -R
 splat_check iperf3
+kmemleak_check iperf3
 
 # Allocation failure is a normal path: TCP from A to B while allocations
 # that cannot sleep fail (the receive refill among them) for FAULT_SECS
@@ -237,6 +240,7 @@ selftests() {
 if [ "$MODE" = test ]; then
 	selftests
 	splat_check selftests
+	kmemleak_check selftests
 fi
 
 # The whole run once more, and what is still allocated at the end.
