@@ -75,11 +75,10 @@ rx_rate() {
 }
 
 tcp() {
-	local json=$OUTDIR/bench-tcp.json
-	ip netns exec nsB iperf3 -s -D -1 -I "$OUTDIR/iperf3.pid" >/dev/null 2>&1
-	sleep 0.5
+	local json=$OUTDIR/bench-tcp.json rate
+	iperf3_server
 	ip netns exec nsA iperf3 -c 192.0.2.2 -t "$T" -J >"$json" 2>&1
-	"$PY" -c 'import json,sys; print("%.3f" % (json.load(open(sys.argv[1]))["end"]["sum_received"]["bits_per_second"] / 1e9))' "$json"
+	rate=$(iperf3_received "$json") && [ -n "$rate" ] && echo "${rate% *}"
 }
 
 for r in $(seq "$ROUNDS"); do

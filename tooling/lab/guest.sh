@@ -141,24 +141,16 @@ check ping6_b_to_a ping_check nsB 2001:db8::1
 splat_check ping
 kmemleak_check ping
 
-
 # iperf3 NAME [-R]: TCP from A to B (or B to A with -R) for $T seconds.
 iperf() {
 	local name=$1 json=$OUTDIR/$1.json rate rx0 rx1 st
 	shift
-	ip netns exec nsB iperf3 -s -D -1 -I "$OUTDIR/iperf3.pid" >/dev/null 2>&1
-	sleep 0.5
+	iperf3_server
 	rx0=$(rx_bytes nsB "$B")
 	ip netns exec nsA iperf3 -c 192.0.2.2 -t "$T" -J "$@" >"$json" 2>&1
 	st=$?
 	rx1=$(rx_bytes nsB "$B")
-	rate=$(python3 - "$json" <<-'PY' 2>/dev/null
-	import json, sys
-	r = json.load(open(sys.argv[1]))["end"]
-	print("%.3f %d" % (r["sum_received"]["bits_per_second"] / 1e9,
-	                   r["sum_received"]["bytes"]))
-	PY
-	)
+	rate=$(iperf3_received "$json")
 	if [ $st = 0 ] && [ -n "$rate" ] && [ "${rate#* }" -gt 0 ]; then
 		result "$name" 0 "${rate% *} Gbit/s, ${rate#* } bytes in ${T}s"
 		SUMMARY+=("$name: ${rate% *} Gbit/s")
@@ -186,8 +178,7 @@ FAULT_SECS=${FAULT_SECS:-4}
 FAULT_PCT=${FAULT_PCT:-5}
 faults() {
 	local json=$OUTDIR/iperf3_faults.json st counts bytes
-	ip netns exec nsB iperf3 -s -D -1 -I "$OUTDIR/iperf3.pid" >/dev/null 2>&1
-	sleep 0.5
+	iperf3_server
 	ip netns exec nsA iperf3 -c 192.0.2.2 -t $((FAULT_SECS + 4)) -J >"$json" 2>&1 &
 	sleep 2
 	counts=$(fault_window "$FAULT_SECS" "$FAULT_PCT")
@@ -196,8 +187,8 @@ faults() {
 	set -- $counts
 	result faults_injected $((${1:-0} + ${2:-0} == 0)) \
 		"$FAULT_PCT% for ${FAULT_SECS}s: ${1:-?} page and ${2:-?} slab allocations failed"
-	bytes=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["end"]["sum_received"]["bytes"])' \
-		"$json" 2>/dev/null)
+	bytes=$(iperf3_received "$json")
+	bytes=${bytes#* }
 	[ $st = 0 ] && [ "${bytes:-0}" -gt 0 ]
 	result iperf3_under_faults $? "iperf3 exit $st, ${bytes:-no} bytes received"
 	SUMMARY+=("under faults: ${1:-?} page + ${2:-?} slab allocation failures, ${bytes:-no} bytes")

@@ -10,6 +10,8 @@
 #                     (192.0.2.2, 2001:db8::2), both up
 #   lab_carrier       waits up to 5 s for carrier on both
 #   rx_packets NS DEV, rx_bytes NS DEV   the device's stats64 counters
+#   iperf3_server     a one-shot iperf3 server in nsB, ready for a client
+#   iperf3_received JSON   "Gbit/s bytes" the receiver got, from iperf3 -J
 
 lab_nics() {
 	local d drv mac
@@ -59,3 +61,14 @@ lab_stat() {
 }
 rx_packets() { lab_stat "$1" "$2" rx packets; }
 rx_bytes() { lab_stat "$1" "$2" rx bytes; }
+
+iperf3_server() {
+	ip netns exec nsB iperf3 -s -D -1 -I "$OUTDIR/iperf3.pid" >/dev/null 2>&1
+	sleep 0.5
+}
+
+iperf3_received() {
+	"${PY:-python3}" -c 'import json, sys
+r = json.load(open(sys.argv[1]))["end"]["sum_received"]
+print("%.3f %d" % (r["bits_per_second"] / 1e9, r["bytes"]))' "$1" 2>/dev/null
+}
