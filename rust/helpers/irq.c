@@ -12,3 +12,13 @@ bool rust_helper_in_task(void)
 {
 	return in_task();
 }
+
+void rust_helper_local_irq_disable(void)
+{
+	local_irq_disable();
+}
+
+void rust_helper_local_irq_enable(void)
+{
+	local_irq_enable();
+}

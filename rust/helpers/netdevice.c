@@ -60,3 +60,23 @@ bool rust_helper_netdev_xmit_more(void)
 {
 	return netdev_xmit_more();
 }
+
+void rust_helper_txq_trans_cond_update(struct netdev_queue *txq)
+{
+	txq_trans_cond_update(txq);
+}
+
+void rust_helper___netif_tx_lock(struct netdev_queue *txq)
+{
+	__netif_tx_lock(txq, smp_processor_id());
+}
+
+bool rust_helper___netif_tx_trylock(struct netdev_queue *txq)
+{
+	return __netif_tx_trylock(txq);
+}
+
+void rust_helper___netif_tx_unlock(struct netdev_queue *txq)
+{
+	__netif_tx_unlock(txq);
+}

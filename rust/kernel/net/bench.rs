@@ -352,6 +352,10 @@ impl rx::Ring for EngineRxRing {
         dma_wmb();
         self.0.tail.store(tail, Ordering::Release);
     }
+
+    fn quiesce(&mut self) {
+        // The "device" is the benchmark's task, which is done with the ring when it stops.
+    }
 }
 
 /// The engine's receive channel.
@@ -363,15 +367,17 @@ struct EngineRxChan {
     dma: ARef<device::Device>,
 }
 
+impl rx::HasShared for EngineRxChan {
+    fn rx_shared(&self) -> &rx::Shared {
+        &self.rx
+    }
+}
+
 impl Poll for EngineRxChan {
     type State = rx::Queue<EngineRxRing>;
 
     fn poll(&self, queue: Pin<&mut Self::State>, ctx: &mut PollContext<'_>) -> u32 {
-        let done = queue.poll(&self.rx, None, ctx);
-        if done < ctx.budget() {
-            ctx.complete_done(done);
-        }
-        done
+        queue.poll(None, ctx)
     }
 }
 
@@ -392,7 +398,7 @@ impl Operations for EngineRx {
         let ch = napi.data();
         let config = rx::Config::new(RX_SIZE, 0).dma(&ch.dma).buf_len(BUF_LEN);
         let ring = EngineRxRing(ch.ring.clone());
-        napi.with_state(rtnl, |q| q.start(napi, rtnl, &ch.rx, ring, &config))??;
+        napi.with_state(rtnl, |q| q.start(napi, rtnl, ring, &config))??;
         napi.enable(rtnl)
     }
 
@@ -450,9 +456,6 @@ impl Poll for CRxChan {
         // SAFETY: The queue is live while the instance runs; this is its poll.
         let done = unsafe { bindings::rnet_bench_rx_poll(q, ctx.napi_ptr(), ctx.budget()) };
         self.frames.fetch_add(u64::from(done), Ordering::Relaxed);
-        if done < ctx.budget() {
-            ctx.complete_done(done);
-        }
         done
     }
 }
@@ -629,6 +632,10 @@ impl tx::Ring for EngineTxRing {
         dma_wmb();
         self.0.tail.store(tail, Ordering::Release);
     }
+
+    fn quiesce(&mut self) {
+        // The "device" is the benchmark's task, which is done with the ring when it stops.
+    }
 }
 
 #[pin_data]
@@ -644,7 +651,6 @@ impl Poll for EngineTxChan {
 
     fn poll(&self, _state: Pin<&mut ()>, ctx: &mut PollContext<'_>) -> u32 {
         self.txq.complete(ctx);
-        ctx.complete_done(0);
         0
     }
 }
@@ -673,7 +679,7 @@ impl Operations for EngineTx {
     fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
         let napi = &dev.data().get_ref().napi;
         napi.disable(rtnl);
-        napi.data().txq.stop(dev, rtnl).map(drop)
+        napi.data().txq.stop(rtnl).map(drop)
     }
 
     fn start_xmit(dev: &NetDevice<Self>, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
@@ -698,7 +704,6 @@ impl Poll for CTxChan {
             // SAFETY: The queue is live while the instance is enabled; this is its poll.
             unsafe { bindings::rnet_bench_tx_clean(q, ctx.budget() as i32) };
         }
-        ctx.complete_done(0);
         0
     }
 }

@@ -12,7 +12,16 @@
 //!
 //! The poll callback receives a [`PollContext`], the evidence of running as this NAPI instance
 //! in softirq context: it gives the NAPI-only paths (`napi_alloc_skb()`, `napi_build_skb()`,
-//! `napi_consume_skb()`, GRO, running XDP) and completes the poll (`napi_complete_done()`).
+//! `napi_consume_skb()`, GRO, running XDP). Completing is not the poll's to do: it returns how
+//! much work it did, and when that is less than its budget the adapter completes the instance
+//! (`napi_complete_done()`) after the poll returned, when nothing of the instance's state is
+//! borrowed any more, and then calls [`Poll::rearm`], which sees only the shared data: that is
+//! where a driver re-enables its interrupt. After `napi_complete_done()` the instance may be
+//! polled again at once on another CPU, so nothing that ran before could still hold the state.
+//!
+//! netpoll polls with a budget of 0, with interrupts off and possibly in hard interrupt context:
+//! such a poll goes to [`Poll::poll_tx`] with a [`CleanContext`], which allows transmit
+//! completion only (no receive processing, skb allocation, GRO or XDP).
 //!
 //! Besides the data it shares with the rest of the driver, an instance owns a [`Poll::State`]:
 //! what only the poll works on, such as a receive ring. The poll gets it mutably, without a
@@ -35,11 +44,13 @@
 //!     /// Packets received so far.
 //!     type State = u64;
 //!
-//!     fn poll(&self, _received: Pin<&mut u64>, ctx: &mut PollContext<'_>) -> u32 {
-//!         if ctx.complete_done(0) {
-//!             // Re-enable the queue's interrupt here.
-//!         }
+//!     fn poll(&self, _received: Pin<&mut u64>, _ctx: &mut PollContext<'_>) -> u32 {
+//!         // Less than the budget: the poll is over, and the adapter completes it.
 //!         0
+//!     }
+//!
+//!     fn rearm(&self) {
+//!         // Re-enable the queue's interrupt here.
 //!     }
 //! }
 //!
@@ -117,11 +128,24 @@ pub trait Poll: Send + Sync + Sized {
     /// Processes up to `ctx.budget()` units of work (received packets; transmit completions
     /// do not count) and returns how many it processed.
     ///
-    /// When it processed less than the budget the poll is over: it calls
-    /// [`PollContext::complete_done`], and re-enables the device's interrupts only if that
-    /// returns `true`. When it used the whole budget, it returns the budget without completing
-    /// and is polled again. A return value above the budget is taken as the budget.
+    /// Returning less than the budget ends the poll: once `poll` has returned, the adapter
+    /// completes the instance (`napi_complete_done()`) and, if the core gave it up, calls
+    /// [`Poll::rearm`]. Returning the budget (a value above it is taken as the budget) has the
+    /// instance polled again.
     fn poll(&self, state: Pin<&mut Self::State>, ctx: &mut PollContext<'_>) -> u32;
+
+    /// Called after a poll that did less than its budget was completed and the core gave up
+    /// the instance (`napi_complete_done()` returned `true`): re-enables the device's
+    /// interrupt. Not called when the instance stays scheduled (busy polling owns it, or a
+    /// schedule came in meanwhile). Runs in softirq context; the instance may already be polled
+    /// again on another CPU, which is why only the shared data is reachable here.
+    fn rearm(&self) {}
+
+    /// Cleans transmit rings for netpoll, which polls with a budget of 0, with interrupts off
+    /// and possibly from a hard interrupt handler: only transmit completion is allowed there,
+    /// which is all `ctx` offers. The default does nothing (netpoll then waits for the next
+    /// regular poll to free room).
+    fn poll_tx(&self, _state: Pin<&mut Self::State>, _ctx: &CleanContext<'_>) {}
 }
 
 /// The part of every [`Napi`] that does not depend on its data: what the device's `ndo_stop`
@@ -269,12 +293,12 @@ impl<T: Poll> Napi<T> {
         Ok(())
     }
 
-    /// Disables polling, waiting for a running poll to finish (`napi_disable()`); does nothing
-    /// if disabled. Sleeps.
+    /// Disables polling, waiting for a running poll to finish (`napi_disable()`) and for its
+    /// [`Poll::rearm`]; does nothing if disabled. Sleeps.
     pub fn disable(&self, _rtnl: &Rtnl) {
         if self.hdr.enabled.load(Relaxed) {
             // SAFETY: The instance is added and enabled; RTNL serializes the state changes.
-            unsafe { bindings::napi_disable(self.as_ptr()) };
+            unsafe { disable_raw(self.as_ptr()) };
             self.hdr.enabled.store(false, Relaxed);
         }
     }
@@ -314,55 +338,41 @@ impl<T: Poll> Napi<T> {
     }
 
     /// Schedules a poll (`napi_schedule()`); returns `false` if one was already scheduled or
-    /// the instance is disabled. Allowed in any context, typically the device's interrupt;
-    /// from task context the poll runs before this returns (bottom halves are disabled around
-    /// the schedule, so that the raised softirq is not left pending).
+    /// the instance is disabled. Allowed in any context, typically the device's interrupt.
+    /// From task context with interrupts on, the poll runs before this returns (bottom halves
+    /// are disabled around the schedule, so that the raised softirq is not left pending); with
+    /// interrupts off, `ksoftirqd` runs it (bottom halves cannot be enabled there).
     pub fn schedule(&self) -> bool {
-        // SAFETY: FFI call without requirements.
-        let task = unsafe { bindings::in_task() };
         // SAFETY: The instance is added; scheduling is allowed in any context, and a disabled
-        // instance refuses it. Bottom halves are disabled and enabled in task context only.
-        unsafe {
-            if task {
-                bindings::local_bh_disable();
-            }
-            let prep = bindings::napi_schedule_prep(self.as_ptr());
-            if prep {
-                bindings::__napi_schedule(self.as_ptr());
-            }
-            if task {
-                bindings::local_bh_enable();
-            }
-            prep
+        // instance refuses it.
+        if !unsafe { bindings::napi_schedule_prep(self.as_ptr()) } {
+            return false;
         }
-    }
-
-    /// Schedules a poll as [`Napi::schedule`] does, with the cheaper
-    /// `__napi_schedule_irqoff()` when interrupts are disabled (in a hard interrupt handler).
-    pub fn schedule_irqoff(&self) -> bool {
-        // SAFETY: As in `schedule()`; the `irqoff` variant only when interrupts are off.
+        // SAFETY: FFI calls without requirements.
+        let (task, irqs_off) = unsafe { (bindings::in_task(), bindings::irqs_disabled()) };
+        // SAFETY: The instance is added and scheduled (`napi_schedule_prep()` succeeded). The
+        // `irqoff` variant runs only with interrupts off; bottom halves are disabled and
+        // enabled again only in task context with interrupts on, as `local_bh_enable()` needs.
+        // In task context with interrupts off, raising the softirq (`raise_softirq_irqoff()`)
+        // wakes `ksoftirqd`.
         unsafe {
-            if !bindings::napi_schedule_prep(self.as_ptr()) {
-                return false;
-            }
-            if bindings::irqs_disabled() {
+            if irqs_off {
                 bindings::__napi_schedule_irqoff(self.as_ptr());
-                return true;
-            }
-        }
-        // Interrupts are on: the plain path, which also handles task context.
-        // SAFETY: The instance is added and scheduled (`napi_schedule_prep()` succeeded).
-        unsafe {
-            let task = bindings::in_task();
-            if task {
+            } else if task {
                 bindings::local_bh_disable();
-            }
-            bindings::__napi_schedule(self.as_ptr());
-            if task {
+                bindings::__napi_schedule(self.as_ptr());
                 bindings::local_bh_enable();
+            } else {
+                bindings::__napi_schedule(self.as_ptr());
             }
         }
         true
+    }
+
+    /// Schedules a poll as [`Napi::schedule`] does (the name of the C variant for handlers that
+    /// run with interrupts off; both pick the right path themselves).
+    pub fn schedule_irqoff(&self) -> bool {
+        self.schedule()
     }
 
     /// Records the interrupt line that schedules this instance, for user space
@@ -404,8 +414,11 @@ impl<T: Poll> Napi<T> {
 
     /// # Safety
     ///
-    /// Called by the C core with an instance added by [`Napi::new`] for `T`, in its poll
-    /// context: softirq (or a NAPI thread with bottom halves off), owning the instance.
+    /// Called by the C core with an instance added by [`Napi::new`] for `T`: from its poll
+    /// context (softirq, a NAPI thread with bottom halves off, or busy polling with bottom
+    /// halves off), owning the instance (`NAPI_STATE_SCHED`), with a non-zero budget; or from
+    /// netpoll with a budget of 0 and interrupts off, holding `NAPI_STATE_NPSVC` and the
+    /// instance's `poll_owner`.
     unsafe extern "C" fn poll_callback(
         napi: *mut bindings::napi_struct,
         budget: crate::ffi::c_int,
@@ -413,37 +426,75 @@ impl<T: Poll> Napi<T> {
         // SAFETY: `napi` is the first field of a `Napi<T>` (`repr(C)`, `Header` first), by the
         // safety requirements.
         let this = unsafe { &*napi.cast::<Self>() };
-        // SAFETY: The state is initialized. This poll owns the instance, which is therefore
-        // enabled and its state not borrowed by the control path; the C core runs one poll of
-        // an instance at a time. The reference does not outlive the poll. The state is pinned
-        // inside the instance.
-        let state = unsafe { Pin::new_unchecked(&mut *this.state.get()) };
         let budget = u32::try_from(budget).unwrap_or(0);
-        let mut ctx = PollContext {
-            napi,
-            budget,
-            completed: false,
-            // SAFETY: Every caller of a poll with a non-zero budget (the softirq, NAPI threads
-            // and busy polling) disables bottom halves and installs a `bpf_net_context`; the
-            // context is handed out only for a non-zero budget.
-            xdp: unsafe { RunContext::assume() },
-            _p: PhantomData,
-        };
-        let mut work = T::poll(&this.data, state, &mut ctx).min(budget);
-        if !ctx.completed && work < budget {
-            // The driver neither used its budget nor completed: complete for it, or the
-            // instance would stay scheduled forever and never disable. Its interrupts stay off.
-            ctx.complete_done(work);
+        // SAFETY: The state is initialized. A poll with a budget owns the instance, which is
+        // therefore enabled, so the control path does not hold the state (`with_state` needs it
+        // disabled) and no other such poll runs. netpoll holds `NAPI_STATE_NPSVC`, which
+        // `napi_disable()` waits for (so the state is not the control path's either), and the
+        // instance's `poll_owner`, which the softirq's, threads' and busy polling's polls take
+        // too once netpoll is set up on the device (`netpoll_poll_lock()`): one poll at a time.
+        // The borrow ends before the instance is given up. The state is pinned inside the
+        // instance.
+        let state = unsafe { Pin::new_unchecked(&mut *this.state.get()) };
+        if budget == 0 {
+            // INVARIANT: netpoll's poll, budget 0.
+            let ctx = CleanContext {
+                napi,
+                budget: 0,
+                _p: PhantomData,
+            };
+            T::poll_tx(&this.data, state, &ctx);
+            return 0;
         }
-        if ctx.completed {
-            // Completing and reporting the whole budget would have the core poll an instance
-            // it no longer owns.
-            work = work.min(budget.saturating_sub(1));
-        } else {
-            ctx.flush();
+        // INVARIANT: A poll with a non-zero budget, in softirq context.
+        let mut ctx = PollContext {
+            clean: CleanContext {
+                napi,
+                budget,
+                _p: PhantomData,
+            },
+            // SAFETY: Every caller of a poll with a non-zero budget (the softirq, NAPI threads
+            // and busy polling) disables bottom halves and installs a `bpf_net_context`.
+            xdp: unsafe { RunContext::assume() },
+        };
+        let work = T::poll(&this.data, state, &mut ctx).min(budget);
+        // Redirects queued in this poll go out before the instance is given up.
+        ctx.xdp.flush();
+        // The state's borrow ended with the poll: completing gives up the instance, which may
+        // be polled again on another CPU at once.
+        // SAFETY: This poll owns the instance and did less work than its budget.
+        if work < budget && unsafe { bindings::napi_complete_done(napi, work as i32) } {
+            T::rearm(&this.data);
         }
         work as crate::ffi::c_int
     }
+}
+
+/// Runs `f` with bottom halves off, from a context where they are on (the control path, under
+/// RTNL): for locks that softirqs take too, and for writers that must not be preempted.
+pub(crate) fn bh_off<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: FFI call; balanced below.
+    unsafe { bindings::local_bh_disable() };
+    let r = f();
+    // SAFETY: Balances the call above.
+    unsafe { bindings::local_bh_enable() };
+    r
+}
+
+/// Disables the instance `napi` (`napi_disable()`), then waits for a re-arm that may still be
+/// running: `napi_complete_done()` gives the instance up before the adapter calls
+/// [`Poll::rearm`], so `napi_disable()` can return meanwhile. Every poll runs with bottom halves
+/// off, an RCU read-side critical section, which `synchronize_net()` waits for.
+///
+/// # Safety
+///
+/// `napi` must be added and enabled, and the caller must serialize state changes (RTNL) and be
+/// allowed to sleep.
+unsafe fn disable_raw(napi: *mut bindings::napi_struct) {
+    // SAFETY: By the safety requirements.
+    unsafe { bindings::napi_disable(napi) };
+    // SAFETY: Process context, by the safety requirements.
+    unsafe { bindings::synchronize_net() };
 }
 
 /// Returns whether the instance `napi` is enabled.
@@ -473,8 +524,9 @@ pub(crate) unsafe fn disable_all(dev: *mut bindings::net_device) {
             &*crate::container_of!(pos, bindings::napi_struct, dev_list).cast::<Header>()
         };
         if hdr.enabled.load(Relaxed) {
-            // SAFETY: The instance is enabled; RTNL serializes the state changes.
-            unsafe { bindings::napi_disable(hdr.napi.get()) };
+            // SAFETY: The instance is enabled; RTNL serializes the state changes, and the
+            // device's `ndo_stop` runs in process context.
+            unsafe { disable_raw(hdr.napi.get()) };
             hdr.enabled.store(false, Relaxed);
         }
         // SAFETY: As above.
@@ -489,7 +541,7 @@ impl<T: Poll> Drop for Napi<T> {
         // waits for an RCU grace period, after which nothing refers to the instance.
         unsafe {
             if *self.hdr.enabled.get_mut() {
-                bindings::napi_disable(self.as_ptr());
+                disable_raw(self.as_ptr());
             }
         }
         // SAFETY: The state is initialized and, with the instance disabled, no longer used. It
@@ -501,20 +553,81 @@ impl<T: Poll> Drop for Napi<T> {
     }
 }
 
-/// The evidence of running as a NAPI instance's poll: softirq context, owning the instance.
+/// The evidence of running as a NAPI instance's poll, owning the instance, with what every
+/// poll may do: clean transmit rings.
 ///
-/// Given to [`Poll::poll`]; not `Send`, and does not outlive the call.
+/// A poll with a budget gets it as part of its [`PollContext`] (which dereferences to it);
+/// netpoll's polls, with a budget of 0, interrupts off and possibly in hard interrupt context,
+/// get only this ([`Poll::poll_tx`]). Not `Send`, and does not outlive the call.
 ///
 /// # Invariants
 ///
-/// `napi` is the instance being polled, with `budget`; `completed` is whether
-/// `napi_complete_done()` gave up the instance's ownership.
-pub struct PollContext<'a> {
+/// `napi` is the instance being polled, with `budget`, by the only poll that runs: its owner
+/// (`NAPI_STATE_SCHED`), or netpoll (`NAPI_STATE_NPSVC` and `poll_owner`) with a budget of 0.
+pub struct CleanContext<'a> {
     napi: *mut bindings::napi_struct,
     budget: u32,
-    completed: bool,
-    xdp: RunContext,
     _p: PhantomData<&'a ()>,
+}
+
+impl CleanContext<'_> {
+    /// Returns the instance being polled.
+    pub(crate) fn napi_ptr(&self) -> *mut bindings::napi_struct {
+        self.napi
+    }
+
+    /// Returns the budget of this poll: the most units of work it may process; 0 for netpoll,
+    /// which allows transmit completions only.
+    pub fn budget(&self) -> u32 {
+        self.budget
+    }
+
+    /// Returns whether this is netpoll's poll (a budget of 0): interrupts are off, possibly in
+    /// hard interrupt context, where only what this type offers is allowed; XDP frames, whose
+    /// pages go back with bottom-half locks, are left for the next regular poll.
+    pub fn is_netpoll(&self) -> bool {
+        self.budget == 0
+    }
+
+    /// Returns the device the instance polls for.
+    pub fn device(&self) -> &Device {
+        // SAFETY: The instance is added to its device, which lives at least as long as it, and
+        // so during the poll.
+        unsafe { Device::from_raw((*self.napi).dev) }
+    }
+
+    /// Frees a transmitted packet (`napi_consume_skb()`): into the per-CPU NAPI cache in a
+    /// poll with a budget; for netpoll, through the any-context path, which defers the free
+    /// when interrupts are off. Drops this user's reference (other users keep theirs).
+    pub fn consume_tx_skb(&self, skb: TxSkb) {
+        let skb = core::mem::ManuallyDrop::new(skb);
+        // SAFETY: We held one reference, which the call takes. With a non-zero budget this is
+        // softirq context; with a budget of 0 (netpoll, interrupts off, maybe hard interrupt
+        // context) the C function calls `dev_consume_skb_any()`, which allows any context.
+        unsafe { bindings::napi_consume_skb(skb.as_ptr(), self.budget as i32) }
+    }
+}
+
+/// The evidence of running as a NAPI instance's poll with a budget: softirq context (or bottom
+/// halves off), owning the instance.
+///
+/// Given to [`Poll::poll`]; not `Send`, and does not outlive the call. Dereferences to the
+/// [`CleanContext`] every poll has.
+///
+/// # Invariants
+///
+/// `clean.budget` is not 0.
+pub struct PollContext<'a> {
+    clean: CleanContext<'a>,
+    xdp: RunContext,
+}
+
+impl<'a> core::ops::Deref for PollContext<'a> {
+    type Target = CleanContext<'a>;
+
+    fn deref(&self) -> &CleanContext<'a> {
+        &self.clean
+    }
 }
 
 /// What [`PollContext::gro_receive`] did with a packet.
@@ -535,39 +648,6 @@ pub enum GroResult {
 }
 
 impl PollContext<'_> {
-    /// Returns the instance being polled.
-    pub(crate) fn napi_ptr(&self) -> *mut bindings::napi_struct {
-        self.napi
-    }
-
-    /// Returns the budget of this poll: the most units of work it may process. A budget of 0
-    /// (netpoll) allows transmit completions only.
-    pub fn budget(&self) -> u32 {
-        self.budget
-    }
-
-    /// Returns the device the instance polls for.
-    pub fn device(&self) -> &Device {
-        // SAFETY: The instance is added to its device, which lives at least as long as it, and
-        // so during the poll.
-        unsafe { Device::from_raw((*self.napi).dev) }
-    }
-
-    /// Ends the poll after `work_done` units of work (`napi_complete_done()`); returns whether
-    /// the driver should re-enable its interrupts. Returns `false`, doing nothing, if
-    /// `work_done` is not below the budget (the instance must then be polled again) or the
-    /// poll was completed already. After completion, GRO hands packets up directly.
-    pub fn complete_done(&mut self, work_done: u32) -> bool {
-        if self.completed || work_done >= self.budget {
-            return false;
-        }
-        // Redirects queued in this poll go out before the instance is given up.
-        self.flush();
-        self.completed = true;
-        // SAFETY: This poll owns the instance and did less work than its budget.
-        unsafe { bindings::napi_complete_done(self.napi, work_done as i32) }
-    }
-
     /// Allocates an skb for `len` bytes from the per-CPU NAPI cache (`napi_alloc_skb()`), with
     /// the usual headroom and the device set.
     ///
@@ -589,21 +669,12 @@ impl PollContext<'_> {
         unsafe { SkBuff::build_with(page, headroom, len, bindings::napi_build_skb) }
     }
 
-    /// Frees a packet that was handled successfully, into the per-CPU NAPI cache when the
-    /// budget allows (`napi_consume_skb()`): the release path of transmit completions.
+    /// Frees a packet that was handled successfully, into the per-CPU NAPI cache
+    /// (`napi_consume_skb()`).
     pub fn consume_skb(&self, skb: SkBuff) {
         let skb = skb.into_raw();
-        // SAFETY: We owned the only reference. Softirq context; with a budget of 0 (netpoll,
-        // maybe with interrupts off) the C function takes the any-context path itself.
-        unsafe { bindings::napi_consume_skb(skb.as_ptr(), self.budget as i32) }
-    }
-
-    /// Frees a transmitted packet as [`PollContext::consume_skb`] does: drops this user's
-    /// reference (`napi_consume_skb()` also handles packets with other users).
-    pub fn consume_tx_skb(&self, skb: TxSkb) {
-        let skb = core::mem::ManuallyDrop::new(skb);
-        // SAFETY: We held one reference, which the call takes. Softirq context; with a budget
-        // of 0 the C function takes the any-context path itself.
+        // SAFETY: We owned the only reference. Softirq context, with a non-zero budget by the
+        // type invariants.
         unsafe { bindings::napi_consume_skb(skb.as_ptr(), self.budget as i32) }
     }
 
@@ -617,8 +688,7 @@ impl PollContext<'_> {
         unsafe { skb.eth_type_trans(self.device()) }
     }
 
-    /// Hands a received packet to GRO (`napi_gro_receive()`), or straight to the stack
-    /// (`netif_receive_skb()`) once the poll was completed.
+    /// Hands a received packet to GRO (`napi_gro_receive()`).
     ///
     /// The packet must have been parsed for this instance's device
     /// ([`PollContext::eth_type_trans`]); otherwise it is dropped.
@@ -637,11 +707,6 @@ impl PollContext<'_> {
             return GroResult::Drop;
         }
         let skb = skb.into_raw().as_ptr();
-        if self.completed {
-            // SAFETY: Softirq context; the stack takes the skb.
-            unsafe { bindings::netif_receive_skb(skb) };
-            return GroResult::Normal;
-        }
         // SAFETY: This poll owns the instance; GRO takes the skb.
         match unsafe { bindings::napi_gro_receive(self.napi, skb) } {
             bindings::gro_result_GRO_MERGED => GroResult::Merged,
@@ -653,20 +718,12 @@ impl PollContext<'_> {
         }
     }
 
-    /// Returns the context for running XDP programs and redirecting, if this poll may process
-    /// packets (its budget is not 0) and was not completed. Redirects are flushed when the poll
-    /// completes or ends.
-    pub fn xdp(&self) -> Option<&RunContext> {
-        (self.budget > 0 && !self.completed).then_some(&self.xdp)
-    }
-
-    /// Flushes the redirects of this poll (`xdp_do_flush()`), if it may have any.
-    fn flush(&self) {
-        if self.budget > 0 {
-            self.xdp.flush();
-        }
+    /// Returns the context for running XDP programs and redirecting. Redirects are flushed when
+    /// the poll returns, before the instance is completed.
+    pub fn xdp(&self) -> &RunContext {
+        &self.xdp
     }
 }
 
 #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
-mod tests;
+pub(crate) mod tests;

@@ -593,8 +593,9 @@ pub trait Operations: Sized + 'static {
     }
 
     /// Called by the watchdog when transmit queue `queue` has been stopped for longer than
-    /// the device's watchdog timeout (`ndo_tx_timeout`). Called from the watchdog timer with
-    /// the transmit locks held: must not sleep.
+    /// the device's watchdog timeout (`ndo_tx_timeout`). Called from the watchdog timer
+    /// (softirq) with the device's `tx_global_lock` held and its transmit queues frozen, not
+    /// under their locks: must not sleep.
     fn tx_timeout(_dev: &NetDevice<Self>, _queue: u32) {
         crate::build_error(VTABLE_DEFAULT_ERROR)
     }

@@ -14,9 +14,11 @@
 //! that is expressed by `&mut PagePool`. Returning a page is allowed from any context but hard
 //! IRQ, as in C. Creating and dropping a pool may sleep.
 //!
-//! A pool that maps pages for DMA holds a reference on its device while its handle lives. As
-//! in C, pages that come back after the handle is dropped are unmapped with that device, so
-//! they must be back before the device goes away (the driver's teardown order ensures it).
+//! A pool that maps pages for DMA holds a reference on its device while its handle lives.
+//! Dropping the handle (`page_pool_destroy()`) unmaps at once every page still out in skbs and
+//! frames (the pool scrubs its mappings), so the device must be done with all of them first:
+//! stop its DMA, and the transmission of frames sent from where they were received, before the
+//! handle goes. Pages that come back later are freed without a mapping.
 //!
 //! # Examples
 //!

@@ -46,6 +46,7 @@
 //!         None
 //!     }
 //!     fn doorbell(&mut self, _tail: u32) {}
+//!     fn quiesce(&mut self) {}
 //! }
 //!
 //! #[pin_data]
@@ -54,16 +55,22 @@
 //!     rx: rx::Shared,
 //! }
 //!
+//! impl rx::HasShared for Channel {
+//!     fn rx_shared(&self) -> &rx::Shared {
+//!         &self.rx
+//!     }
+//! }
+//!
 //! impl Poll for Channel {
 //!     type State = rx::Queue<HwRing>;
 //!
 //!     fn poll(&self, queue: Pin<&mut rx::Queue<HwRing>>, ctx: &mut PollContext<'_>) -> u32 {
 //!         // No `XDP_TX` queue: such verdicts are counted as errors.
-//!         let done = queue.poll(&self.rx, None, ctx);
-//!         if done < ctx.budget() && ctx.complete_done(done) {
-//!             // Re-enable the queue's interrupt.
-//!         }
-//!         done
+//!         queue.poll(None, ctx)
+//!     }
+//!
+//!     fn rearm(&self) {
+//!         // Re-enable the queue's interrupt.
 //!     }
 //! }
 //! ```
@@ -159,6 +166,19 @@ pub trait Ring: Send {
     /// Tells the device that the descriptors before `tail` are posted (`tail` is the index of
     /// the next one to be posted). Called once per batch of posted buffers.
     fn doorbell(&mut self, tail: u32);
+
+    /// Stops the device's DMA into the ring: once this returns, the device writes no
+    /// descriptor or buffer of it any more. Called when the queue stops or is dropped (in
+    /// process context, where it may sleep), before any posted buffer is unmapped, recycled or
+    /// freed.
+    fn quiesce(&mut self);
+}
+
+/// The shared data of a NAPI instance whose state is a receive [`Queue`]: where the queue's
+/// [`Shared`] part lives, so that the queue takes it from the instance, which outlives it.
+pub trait HasShared {
+    /// Returns the [`Shared`] part of the instance's receive queue; the same one every time.
+    fn rx_shared(&self) -> &Shared;
 }
 
 /// A frame an XDP program sent back out with `XDP_TX`, in a buffer of the receive queue's page
@@ -212,7 +232,9 @@ impl XdpTxFrame {
 /// The transmit queue `XDP_TX` frames go to, handed to [`Queue::poll`].
 ///
 /// The transmit queue engine's `Queue` implements it; a driver may share one between the stack
-/// and XDP, or keep one per receive queue.
+/// and XDP, or keep one per receive queue. Frames sent from where they were received use the
+/// receive queue's page pool mapping, which lasts as long as the pool: the driver stops this
+/// queue before the receive queue ([`Queue::stop`]).
 pub trait XdpTx: Sync {
     /// Queues `frame` for transmission; gives it back if it cannot (the ring is full), and the
     /// receive queue drops it and counts an error. Called from the NAPI poll.
@@ -314,8 +336,8 @@ pub struct Stats {
 }
 
 /// The part of a receive queue that lives as long as its device: the attached XDP program and
-/// the counters. It sits in the NAPI instance's shared data, next to the [`Queue`] in its
-/// state; only the queue that [`Queue::start`] bound it to updates it.
+/// the counters. It sits in the NAPI instance's shared data (found through [`HasShared`]), next
+/// to the [`Queue`] in its state; only the queue that [`Queue::start`] bound it to updates it.
 ///
 /// # Invariants
 ///
@@ -327,6 +349,9 @@ pub struct Shared {
     #[pin]
     sync: U64StatsSync,
     c: Counters,
+    /// A started queue keeps a pointer to it: it does not move.
+    #[pin]
+    _pin: PhantomPinned,
 }
 
 /// The counters of [`Stats`], updated under [`Shared`]'s `sync`.
@@ -359,6 +384,7 @@ impl Shared {
             owner: AtomicPtr::new(ptr::null_mut()),
             sync <- U64StatsSync::new(),
             c: Counters::default(),
+            _pin: PhantomPinned,
         })
     }
 
@@ -446,12 +472,14 @@ pub(crate) mod tests;
 ///
 /// Created stopped ([`Queue::new`]); [`Queue::start`] allocates the page pool, registers the
 /// queue with XDP and fills the ring, [`Queue::stop`] (or dropping the NAPI instance) tears it
-/// down in the C order: XDP registration, then buffers, then the pool.
+/// down in the C order: the device's DMA into the ring ([`Ring::quiesce`]), then the buffers,
+/// the XDP registration and the pool.
 ///
 /// # Invariants
 ///
 /// When `inner` is set, `self` is the state of the NAPI instance `inner.napi` (so it does not
-/// move, and is dropped before that instance is deleted), and `inner.shared` is bound to it.
+/// move, and is dropped before that instance is deleted), and `inner.shared` is bound to it and
+/// lies in that instance's data (so it outlives `self`).
 #[pin_data(PinnedDrop)]
 pub struct Queue<R: Ring> {
     inner: Option<Inner<R>>,
@@ -459,8 +487,7 @@ pub struct Queue<R: Ring> {
     _pin: PhantomPinned,
 }
 
-/// The resources of a started queue. Fields drop in order: the ring (the driver stops the
-/// device), a partial frame, the posted buffers, the XDP registration, the pool.
+/// The resources of a started queue, torn down by [`Inner::into_ring`].
 struct Inner<R: Ring> {
     ring: R,
     partial: Partial,
@@ -553,19 +580,21 @@ impl<R: Ring> Queue<R> {
     /// and posts buffers to the device (one doorbell).
     ///
     /// `napi` is the instance whose state this queue is, disabled (the queue is reached
-    /// through [`Napi::with_state`]); `shared` is the queue's [`Shared`] part, which must not
-    /// be bound to another started queue. The device must be registered.
+    /// through [`Napi::with_state`]); the queue's [`Shared`] part is the one its data names
+    /// ([`HasShared`]), which must lie in the data and not be bound to another started queue.
+    /// The pool is listed among the device's page pools (for the netdev netlink family) if the
+    /// device is registered.
     ///
-    /// Fails with `EBUSY` if the queue is started, `shared` is in use or `napi` is enabled;
-    /// with `EINVAL` if `self` is not `napi`'s state, for a ring of fewer than 2 descriptors,
-    /// a buffer length of 0 or above [`MAX_BUF_LEN`], a batch of 0 or one the ring cannot
-    /// hold, or a queue the device does not have; with `ENOMEM` if not even one buffer could be
-    /// posted. On failure everything is undone and `ring` dropped.
-    pub fn start<T: Poll<State = Self>>(
+    /// Fails with `EBUSY` if the queue is started, the shared part is in use or `napi` is
+    /// enabled; with `EINVAL` if `self` is not `napi`'s state or the shared part does not lie
+    /// in `napi`'s data, for a ring of fewer than 2
+    /// descriptors, a buffer length of 0 or above [`MAX_BUF_LEN`], a batch of 0 or one the ring
+    /// cannot hold, or a queue the device does not have; with `ENOMEM` if not even one buffer
+    /// could be posted. On failure everything is undone and `ring` dropped.
+    pub fn start<T: Poll<State = Self> + HasShared>(
         self: Pin<&mut Self>,
         napi: &Napi<T>,
         _rtnl: &Rtnl,
-        shared: &Shared,
         ring: R,
         config: &Config<'_>,
     ) -> Result {
@@ -586,6 +615,16 @@ impl<R: Ring> Queue<R> {
         {
             return Err(EINVAL);
         }
+        // The instance's data lives as long as the instance, which outlives its state; the
+        // shared part must lie in it (not behind a pointer the data could let go of).
+        let shared = napi.data().rx_shared();
+        let (data, at) = (
+            napi.data() as *const T as usize,
+            shared as *const Shared as usize,
+        );
+        if at < data || at + core::mem::size_of::<Shared>() > data + core::mem::size_of::<T>() {
+            return Err(EINVAL);
+        }
         // SAFETY: The pinned queue is not moved: only the field is replaced.
         let this = unsafe { self.get_unchecked_mut() };
         let me = (this as *mut Self).cast();
@@ -595,7 +634,8 @@ impl<R: Ring> Queue<R> {
             .map_err(|_| EBUSY)?;
         match Inner::new(napi, shared, ring, config) {
             Ok(inner) => {
-                // INVARIANT: `self` is `napi`'s state (checked above), `shared` now bound.
+                // INVARIANT: `self` is `napi`'s state (checked above), `shared` now bound and in
+                // the instance's data.
                 this.inner = Some(inner);
                 Ok(())
             }
@@ -606,12 +646,15 @@ impl<R: Ring> Queue<R> {
         }
     }
 
-    /// Stops the queue and returns the driver's ring: unregisters it from XDP, returns every
-    /// buffer and destroys the page pool (which frees itself once the pages out in skbs and
-    /// frames come back). Sleeps.
+    /// Stops the queue and returns the driver's ring: stops the device's DMA into it
+    /// ([`Ring::quiesce`]), unregisters it from XDP, returns every buffer and destroys the
+    /// page pool (which frees itself once the pages out in skbs and frames come back). Sleeps.
     ///
-    /// The driver stops the device's DMA into the ring first. Fails with `EBUSY` while the
-    /// NAPI instance is enabled (from the poll), and with `EINVAL` if the queue is stopped.
+    /// Destroying the pool unmaps the pages still out: a transmit queue that sends `XDP_TX`
+    /// frames from where they were received ([`Config::xdp_tx`]) is stopped first.
+    ///
+    /// Fails with `EBUSY` while the NAPI instance is enabled (from the poll), and with `EINVAL`
+    /// if the queue is stopped.
     pub fn stop(self: Pin<&mut Self>, _rtnl: &Rtnl) -> Result<R> {
         // SAFETY: The pinned queue is not moved: only the field is taken.
         let this = unsafe { self.get_unchecked_mut() };
@@ -629,13 +672,11 @@ impl<R: Ring> Queue<R> {
     /// of frames processed, or the whole budget if the ring ran empty and could not be refilled
     /// (so that the instance is polled again until memory is available).
     ///
-    /// `shared` is the queue's [`Shared`] part; the queue does nothing (and returns 0) with
-    /// another one, from another instance's poll, or when stopped. Frames an XDP program sends
-    /// back out go to `xdp_tx`, whose doorbell is rung once at the end; without it they are
-    /// dropped and counted as errors.
+    /// The queue does nothing (and returns 0) from another instance's poll, or when stopped.
+    /// Frames an XDP program sends back out go to `xdp_tx`, whose doorbell is rung once at the
+    /// end; without it they are dropped and counted as errors.
     pub fn poll(
         self: Pin<&mut Self>,
-        shared: &Shared,
         xdp_tx: Option<&dyn XdpTx>,
         ctx: &mut PollContext<'_>,
     ) -> u32 {
@@ -644,21 +685,21 @@ impl<R: Ring> Queue<R> {
         let Some(inner) = this.inner.as_mut() else {
             return 0;
         };
-        if inner.napi.as_ptr() != ctx.napi_ptr() || !ptr::eq(inner.shared.as_ptr(), shared) {
+        if inner.napi.as_ptr() != ctx.napi_ptr() {
             if !MISUSE_REPORTED.swap(true, Ordering::Relaxed) {
-                crate::pr_warn!("rx: queue polled by another NAPI instance or Shared\n");
+                crate::pr_warn!("rx: queue polled by another NAPI instance\n");
             }
             return 0;
         }
-        if ctx.budget() == 0 {
-            return 0;
-        }
+        // SAFETY: By the type invariants `shared` lies in the data of the instance whose state
+        // this queue is, which outlives it.
+        let shared = unsafe { inner.shared.as_ref() };
         // Counted per poll, as C drivers do, and added to the shared counters once.
         let mut t = Stats::default();
         let done = inner.poll(shared, &mut t, ctx, xdp_tx);
         // SAFETY: By the type invariants `shared` is bound to this queue, whose poll is its
-        // only writer; a poll runs in softirq context (or with bottom halves off), not
-        // preempted, and one at a time.
+        // only writer; a poll with a budget runs in softirq context (or with bottom halves
+        // off), not preempted, and one at a time.
         let update = unsafe { shared.sync.begin() };
         shared.add(&update, &t);
         done
@@ -681,6 +722,10 @@ impl<R: Ring> PinnedDrop for Queue<R> {
 impl<R: Ring> Inner<R> {
     fn new<T: Poll>(napi: &Napi<T>, shared: &Shared, ring: R, config: &Config<'_>) -> Result<Self> {
         let dev = napi.device();
+        // SAFETY: The device is valid; its registration state changes only under RTNL, which
+        // the caller holds.
+        let registered = unsafe { (*dev.as_ptr()).reg_state }
+            == bindings::netdev_reg_state_NETREG_REGISTERED as u8;
         let dir = if config.xdp_tx {
             DataDirection::Bidirectional
         } else {
@@ -695,13 +740,14 @@ impl<R: Ring> Inner<R> {
         // SAFETY: The instance is added and allocates from the pool only in its poll (or while
         // disabled, here); the pool is dropped with the queue, which is the instance's state:
         // before the instance is deleted, and only when it is disabled (`Queue::stop`, or the
-        // instance's drop). The device is registered (a requirement of `start`) and outlives
-        // the queue, which lives in its private data.
-        let params = unsafe {
-            params
-                .napi(napi.as_ptr())
-                .netdev(dev.as_ptr(), config.queue)
-        };
+        // instance's drop).
+        params = unsafe { params.napi(napi.as_ptr()) };
+        if registered {
+            // SAFETY: The device is registered (checked under RTNL above) and outlives the
+            // queue, which lives in its private data; unregistering moves the pools it lists
+            // elsewhere, so the pool never names a device that is not registered.
+            params = unsafe { params.netdev(dev.as_ptr(), config.queue) };
+        }
         let pool = PagePool::new(&params)?;
         // SAFETY: The device outlives the registration, which lives in its private data; the
         // frames of the queue are back (or owned by the stack, which holds its own reference
@@ -738,19 +784,22 @@ impl<R: Ring> Inner<R> {
         // The instance is disabled: no poll updates the counters meanwhile.
         let mut t = Stats::default();
         inner.refill(shared, &mut t);
-        // SAFETY: `shared` is bound to this queue and its poll cannot run; RTNL serializes
-        // control-path callers.
-        shared.add(unsafe { &shared.sync.begin() }, &t);
+        napi::bh_off(|| {
+            // SAFETY: `shared` is bound to this queue and its poll cannot run; RTNL serializes
+            // control-path callers, and with bottom halves off this writer is not preempted.
+            shared.add(unsafe { &shared.sync.begin() }, &t)
+        });
         if inner.posted == 0 {
             return Err(ENOMEM);
         }
         Ok(inner)
     }
 
-    /// Tears the queue down (see [`Inner`] for the order) and unbinds its shared part.
+    /// Tears the queue down and unbinds its shared part: the device stops writing into the
+    /// buffers before any of them goes back, and the pool goes last.
     fn into_ring(self) -> R {
         let Self {
-            ring,
+            mut ring,
             partial,
             slots,
             rxq,
@@ -758,6 +807,7 @@ impl<R: Ring> Inner<R> {
             shared,
             ..
         } = self;
+        ring.quiesce();
         drop(partial);
         drop(slots);
         drop(rxq);
@@ -977,11 +1027,7 @@ impl<R: Ring> Inner<R> {
         len: u32,
         xdp_tx: &mut TxTarget<'_>,
     ) -> Option<(PoolPage, u32, u32)> {
-        let Some(run) = ctx.xdp() else {
-            // Only with a budget of 0, which does not get here.
-            t.dropped += 1;
-            return None;
-        };
+        let run = ctx.xdp();
         // Where the buffer starts for the device: the data's address follows from the headroom.
         let start = page.dma_addr();
         let mut buff = match XdpBuff::new(page, &self.rxq, HEADROOM, len) {

@@ -18,11 +18,16 @@
 //! - completion in NAPI context with `napi_consume_skb()` and bulk frame return, counted
 //!   outcomes, and a report of the ring's state for the watchdog's `ndo_tx_timeout`.
 //!
-//! The queue lives in the device's private data. [`Queue::xmit`] runs from `start_xmit`,
-//! [`Queue::complete`] from the NAPI poll that cleans the ring, [`Queue::start`] and
-//! [`Queue::stop`] from `open` and `stop`. The descriptor ring is shared by transmission and
-//! completion, which run concurrently on different CPUs; a spinlock, taken once per packet and
-//! once per completion batch (and only ever with bottom halves off), serializes them.
+//! The queue lives in the device's private data, and [`Queue::start`] binds it to one transmit
+//! queue of that device: byte queue limits, stopping and waking always name that queue, also
+//! when another device's NAPI instance cleans the ring (as a pair of software devices does).
+//! [`Queue::xmit`] runs from `start_xmit`, [`Queue::complete`] from the NAPI poll that cleans
+//! the ring, [`Queue::start`] and [`Queue::stop`] from `open` and `stop`. The descriptor ring
+//! is shared by transmission and completion, which run concurrently on different CPUs; a
+//! spinlock, taken once per packet and once per completion batch with bottom halves off,
+//! serializes them. netpoll transmits and cleans with interrupts off, possibly from a hard
+//! interrupt handler that interrupted the lock's holder: there the lock is only tried, and a
+//! packet that finds it held is handed back (`NETDEV_TX_BUSY`, which netpoll retries).
 //!
 //! XDP frames share the ring with the stack's packets but not byte queue limits, and a full ring
 //! drops them (counted) instead of stopping the queue.
@@ -30,9 +35,7 @@
 //! The first descriptor of a packet carries the offloads it asks for ([`Offload`]: checksum
 //! insertion, segmentation, VLAN tag insertion).
 //!
-//! Not yet covered: multi-buffer XDP frames (refused), and netpoll transmitting from hard
-//! interrupt context (the lock is not taken with interrupts off, so such a transmission must
-//! not interrupt a completion on its CPU).
+//! Not yet covered: multi-buffer XDP frames (refused).
 //!
 //! # Examples
 //!
@@ -50,6 +53,7 @@
 //!         false
 //!     }
 //!     fn doorbell(&mut self, _tail: u32) {}
+//!     fn quiesce(&mut self) {}
 //! }
 //!
 //! #[pin_data]
@@ -76,7 +80,7 @@ use crate::{
     error::{code::*, Result},
     init::PinInit,
     net::{
-        napi::PollContext,
+        napi::{self, CleanContext},
         netdev::{
             Device, QueueStatsTx, Rtnl, StopResult, TxQueue, TxResult, TxSkb, WakeResult, Xmit,
         },
@@ -86,11 +90,16 @@ use crate::{
     new_spinlock,
     prelude::*,
     sync::{
+        lock::{spinlock::SpinLockBackend, Guard},
         rcu,
         u64_stats::{Counter, U64StatsSync, Update},
         SpinLock,
     },
     types::ARef,
+};
+use core::{
+    ptr::NonNull,
+    sync::atomic::{AtomicPtr, AtomicU32, Ordering},
 };
 
 /// The descriptors a packet of the most fragments takes: its head and `MAX_SKB_FRAGS`
@@ -252,6 +261,12 @@ pub trait Ring: Send {
     /// Tells the device that the descriptors before `tail` are written (`tail` is the index of
     /// the next one to be written).
     fn doorbell(&mut self, tail: u32);
+
+    /// Stops the device's DMA from the ring: once this returns, the device reads no descriptor
+    /// or buffer of it any more. Called when the queue stops or is dropped (in process context,
+    /// where it may sleep), before the buffers of the descriptors in flight are unmapped and
+    /// freed.
+    fn quiesce(&mut self);
 }
 
 /// The parameters of a started [`Queue`].
@@ -354,11 +369,13 @@ impl Slot {
 /// # Invariants
 ///
 /// The `used` slots from `next_to_clean` on hold live mappings for `dev` (and the last slot of
-/// each packet its skb or frame); the others are empty.
+/// each packet its skb or frame); the others are empty. `txq` is transmit queue `queue` of the
+/// net device in whose private data the [`Queue`] lies (so it outlives `self`).
 struct Inner<R: Ring> {
     ring: R,
     slots: KVec<Slot>,
     dev: ARef<device::Device>,
+    txq: NonNull<bindings::netdev_queue>,
     size: u32,
     next_to_use: u32,
     next_to_clean: u32,
@@ -368,9 +385,36 @@ struct Inner<R: Ring> {
     pending: bool,
 }
 
+// SAFETY: `txq` names a transmit queue, which the C core shares between CPUs; the rest is
+// `Send`.
+unsafe impl<R: Ring> Send for Inner<R> {}
+
 impl<R: Ring> Inner<R> {
     fn free(&self) -> u32 {
         self.size - 1 - self.used
+    }
+
+    /// Returns the transmit queue the engine is bound to.
+    fn txq(&self) -> &TxQueue {
+        // SAFETY: By the type invariants the queue outlives `self`.
+        unsafe { TxQueue::from_raw(self.txq.as_ptr()) }
+    }
+
+    /// Releases every descriptor in flight, unmapping its buffer and freeing its packet; the
+    /// device no longer reads them ([`Ring::quiesce`]). Returns the packets of the stack freed
+    /// and their bytes, as reported to byte queue limits when they were sent.
+    fn release_all(&mut self) -> (u32, u32) {
+        let (mut pkts, mut bytes) = (0, 0);
+        while self.used > 0 {
+            let i = self.next_to_clean as usize;
+            if let Packet::Skb(skb) = Self::release(&self.dev, &mut self.slots[i]) {
+                pkts += 1;
+                bytes += skb.len();
+            }
+            self.next_to_clean = (self.next_to_clean + 1) % self.size;
+            self.used -= 1;
+        }
+        (pkts, bytes)
     }
 
     /// Unmaps the buffer of `slot` and empties it, returning its packet.
@@ -504,6 +548,10 @@ impl<R: Ring> Inner<R> {
         self.next_to_use = (index + 1) % self.size;
         self.used += 1;
         self.pending = true;
+        // XDP transmissions bypass the stack, which refreshes the watchdog's timestamp for its
+        // own: without this a queue the stack stopped while XDP keeps it busy would time out.
+        // SAFETY: By the type invariants the queue is valid.
+        unsafe { bindings::txq_trans_cond_update(self.txq.as_ptr()) };
         Ok(())
     }
 
@@ -549,29 +597,90 @@ impl<R: Ring> Inner<R> {
 
 /// A transmit queue, in the private data of its device.
 ///
-/// Created stopped ([`Queue::new`]); [`Queue::start`] gives it the driver's ring and
-/// [`Queue::stop`] takes it back, unmapping and freeing what the device did not complete.
+/// Created stopped ([`Queue::new`]); [`Queue::start`] gives it the driver's ring and binds it
+/// to a transmit queue of its device, [`Queue::stop`] takes the ring back, unmapping and
+/// freeing what the device did not complete (as dropping a started queue does).
 ///
 /// # Invariants
 ///
-/// The counters are only updated under `inner`'s lock.
-#[pin_data]
+/// The counters are only updated under `inner`'s lock. `bound` is the transmit queue of a
+/// started `inner` (null when stopped), and `used` mirrors its descriptors in use; both are
+/// written under `inner`'s lock.
+#[pin_data(PinnedDrop)]
 pub struct Queue<R: Ring> {
     #[pin]
     inner: SpinLock<Option<Inner<R>>>,
+    bound: AtomicPtr<bindings::netdev_queue>,
+    used: AtomicU32,
     #[pin]
     sync: U64StatsSync,
     c: Counters,
 }
 
-/// Runs `f` with bottom halves off: the queue's lock is taken from softirq context too.
-fn bh_off<T>(f: impl FnOnce() -> T) -> T {
-    // SAFETY: FFI call; balanced below.
-    unsafe { bindings::local_bh_disable() };
-    let r = f();
-    // SAFETY: Balances the call above.
-    unsafe { bindings::local_bh_enable() };
-    r
+/// The lock of a transmit queue (`_xmit_lock`, which the core holds around `ndo_start_xmit`).
+///
+/// The engine holds it (before its own lock, in the core's order) to report completions to
+/// byte queue limits and to wake the queue: that serializes BQL's consumer side with its
+/// producer side and with any other engine a driver bound to the same queue, so that
+/// completions never exceed what was sent (`BUG_ON` in `dql_completed()`).
+///
+/// # Invariants
+///
+/// The lock of `txq` is held by this CPU; `bh` is whether bottom halves are to be enabled
+/// again on unlock.
+struct XmitLock<'a> {
+    txq: &'a TxQueue,
+    bh: bool,
+}
+
+impl<'a> XmitLock<'a> {
+    /// Takes the lock of `txq`: only tries with interrupts off (netpoll, which may have
+    /// interrupted its holder on this CPU), waits otherwise, disabling bottom halves in task
+    /// context.
+    fn new(txq: &'a TxQueue) -> Option<Self> {
+        // SAFETY: FFI calls without requirements; the lock is a valid queue's. The lock is
+        // taken with bottom halves off, as everywhere else (the core's transmit path); in task
+        // context with interrupts on they are disabled first and enabled by `drop`.
+        unsafe {
+            if bindings::irqs_disabled() {
+                // INVARIANT: Held if the attempt succeeded.
+                return bindings::__netif_tx_trylock(txq.as_ptr())
+                    .then_some(Self { txq, bh: false });
+            }
+            let bh = bindings::in_task();
+            if bh {
+                bindings::local_bh_disable();
+            }
+            bindings::__netif_tx_lock(txq.as_ptr());
+            // INVARIANT: Held.
+            Some(Self { txq, bh })
+        }
+    }
+}
+
+impl Drop for XmitLock<'_> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants this CPU holds the lock, and disabled bottom halves if
+        // `bh`.
+        unsafe {
+            bindings::__netif_tx_unlock(self.txq.as_ptr());
+            if self.bh {
+                bindings::local_bh_enable();
+            }
+        }
+    }
+}
+
+/// Takes the queue's lock from any context: with interrupts on (bottom halves off), waiting
+/// for it; with interrupts off (netpoll, maybe in a hard interrupt handler that interrupted the
+/// lock's holder on this CPU), only trying, so that it cannot deadlock.
+fn lock_any<T>(lock: &SpinLock<T>) -> Option<Guard<'_, T, SpinLockBackend>> {
+    // SAFETY: FFI call without requirements.
+    if unsafe { bindings::irqs_disabled() } {
+        lock.try_lock()
+    } else {
+        Some(lock.lock())
+    }
 }
 
 impl<R: Ring> Queue<R> {
@@ -579,13 +688,26 @@ impl<R: Ring> Queue<R> {
     pub fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
             inner <- new_spinlock!(None),
+            bound: AtomicPtr::new(core::ptr::null_mut()),
+            used: AtomicU32::new(0),
             sync <- U64StatsSync::new(),
             c: Counters::default(),
         }? Error)
     }
 
-    /// Starts the queue with the driver's `ring`, for transmit queue `config.queue` of `dev`,
-    /// and resets that queue's byte queue limits.
+    /// Returns the transmit queue the engine is bound to, if it is started.
+    fn bound(&self) -> Option<&TxQueue> {
+        let txq = self.bound.load(Ordering::Acquire);
+        // SAFETY: A bound queue belongs to the device in whose private data `self` lies
+        // (checked by `start()`), which outlives `self`.
+        (!txq.is_null()).then(|| unsafe { TxQueue::from_raw(txq) })
+    }
+
+    /// Starts the queue with the driver's `ring`, bound to transmit queue `config.queue` of
+    /// `dev`.
+    ///
+    /// Byte queue limits are not reset: the engine reports every byte it sent as completed,
+    /// also the packets it drops when it stops, so nothing it sent is left in flight.
     ///
     /// Fails with `EINVAL` unless the queue lies in the private data of `dev` (which then
     /// outlives it), for a queue index the device does not have, or for a ring of no more than
@@ -606,10 +728,13 @@ impl<R: Ring> Queue<R> {
         for _ in 0..config.size {
             slots.push(Slot::EMPTY, GFP_KERNEL)?;
         }
+        // INVARIANT: `txq` is queue `config.queue` of `dev`, in whose private data `self` lies
+        // (checked above).
         let inner = Inner {
             ring,
             slots,
             dev: config.dma.into(),
+            txq: NonNull::new(txq.as_ptr()).ok_or(EINVAL)?,
             size: config.size,
             next_to_use: 0,
             next_to_clean: 0,
@@ -617,51 +742,53 @@ impl<R: Ring> Queue<R> {
             queue: config.queue,
             pending: false,
         };
-        bh_off(|| {
+        napi::bh_off(|| {
             let mut guard = self.inner.lock();
             if guard.is_some() {
                 return Err(EBUSY);
             }
-            // SAFETY: The engine is the queue's only producer and consumer, and both take the
-            // lock held here; nothing is in flight.
-            unsafe { txq.reset() };
             *guard = Some(inner);
+            self.bound.store(txq.as_ptr(), Ordering::Release);
+            self.used.store(0, Ordering::Relaxed);
             Ok(())
         })
     }
 
-    /// Stops the queue and returns the driver's ring: unmaps and frees the packets the device
-    /// did not complete, and resets the queue's byte queue limits.
+    /// Stops the queue and returns the driver's ring: stops the device's DMA from it
+    /// ([`Ring::quiesce`], in process context, where it may sleep), unmaps and frees the packets
+    /// the device did not complete and reports them to byte queue limits as completed.
     ///
-    /// The driver stops the device's DMA and the core's transmission to the queue first
-    /// (`stop` with the transmit queues disabled). Fails with `EINVAL` if the queue is stopped.
-    pub fn stop(&self, dev: &Device, _rtnl: &Rtnl) -> Result<R> {
-        let inner = bh_off(|| {
-            let mut guard = self.inner.lock();
-            let mut inner = guard.take().ok_or(EINVAL)?;
-            while inner.used > 0 {
-                let i = inner.next_to_clean as usize;
-                drop(Inner::<R>::release(&inner.dev, &mut inner.slots[i]));
-                inner.next_to_clean = (inner.next_to_clean + 1) % inner.size;
-                inner.used -= 1;
-            }
-            if let Some(txq) = dev.tx_queue(inner.queue) {
-                // SAFETY: Nothing is in flight any more and the lock is held.
-                unsafe { txq.reset() };
-            }
-            Ok::<_, Error>(inner)
-        })?;
+    /// The driver stops the core's transmission to the queue first (`stop` with the transmit
+    /// queues disabled). Fails with `EINVAL` if the queue is stopped.
+    pub fn stop(&self, _rtnl: &Rtnl) -> Result<R> {
+        let mut inner = napi::bh_off(|| {
+            let inner = self.inner.lock().take();
+            self.bound.store(core::ptr::null_mut(), Ordering::Release);
+            self.used.store(0, Ordering::Relaxed);
+            inner
+        })
+        .ok_or(EINVAL)?;
+        // Nothing reaches the ring any more: transmission and completion find the engine
+        // stopped.
+        inner.ring.quiesce();
+        let (pkts, bytes) = inner.release_all();
+        let txq = inner.txq();
+        if let Some(_lock) = XmitLock::new(txq) {
+            // SAFETY: Under the queue's lock, which serializes every completion of it; the
+            // packets were sent by this engine on this queue and never reported completed.
+            unsafe { txq.completed_wake(pkts, bytes, || 0, START_THRESHOLD, || true) };
+        }
         Ok(inner.ring)
     }
 
     /// Returns whether the queue is started.
     pub fn is_started(&self) -> bool {
-        bh_off(|| self.inner.lock().is_some())
+        self.bound().is_some()
     }
 
     /// Returns the number of descriptors in use.
     pub fn in_flight(&self) -> u32 {
-        bh_off(|| self.inner.lock().as_ref().map_or(0, |i| i.used))
+        self.used.load(Ordering::Relaxed)
     }
 
     /// Transmits `skb`: maps its buffers, writes one descriptor per buffer, reports it to byte
@@ -669,22 +796,26 @@ impl<R: Ring> Queue<R> {
     /// packet of the most fragments might not fit any more.
     ///
     /// Returns [`TxResult::Busy`] with the packet if the ring is full (the queue is stopped
-    /// then, and the core retries after a completion woke it). A packet whose buffers cannot be
-    /// mapped or asks for a segmentation [`Offload`] does not describe, given to another
-    /// queue, or given to a stopped engine is dropped and counted.
+    /// then, and the core retries after a completion woke it), and from netpoll, with
+    /// interrupts off, if the queue's lock is held (netpoll retries). A packet whose buffers
+    /// cannot be mapped or asks for a segmentation [`Offload`] does not describe, given to a
+    /// queue other than the bound one, or given to a stopped engine is dropped and counted.
     /// Either way, descriptors written for earlier packets reach the device: the doorbell is
     /// rung when no packet follows.
     pub fn xmit(&self, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
-        let mut guard = self.inner.lock();
-        // SAFETY: `start_xmit` runs with bottom halves off; the counters are only updated under
-        // the lock, which is held, so this is their only writer and it is not preempted.
+        let Some(mut guard) = lock_any(&self.inner) else {
+            return TxResult::Busy(skb);
+        };
+        // SAFETY: `start_xmit` runs with bottom halves (or interrupts) off; the counters are
+        // only updated under the lock, which is held, so this is their only writer and it is
+        // not preempted.
         let update = unsafe { self.sync.begin() };
         let Some(inner) = guard.as_mut() else {
             self.c.dropped.inc(&update);
             return TxResult::Ok;
         };
         let txq: &TxQueue = xmit.queue();
-        if txq.index() != inner.queue {
+        if txq.as_ptr() != inner.txq.as_ptr() {
             self.c.dropped.inc(&update);
             return TxResult::Ok;
         }
@@ -726,6 +857,7 @@ impl<R: Ring> Queue<R> {
         inner.slots[last].packet = Packet::Skb(skb);
         inner.next_to_use = (first + n) % inner.size;
         inner.used += n;
+        self.used.store(inner.used, Ordering::Relaxed);
         inner.pending = true;
         let ring_now = xmit.sent(bytes);
         let free = inner.free();
@@ -773,6 +905,7 @@ impl<R: Ring> Queue<R> {
             }
         }
         self.c.xdp_dropped.add(&update, frames.remaining());
+        self.used.store(inner.used, Ordering::Relaxed);
         if flush {
             inner.flush();
         }
@@ -785,7 +918,7 @@ impl<R: Ring> Queue<R> {
     /// completion being cleaned (a lost interrupt), counts the timeout and returns that state,
     /// or `None` if the queue is stopped. Recovering (resetting the device) is the driver's.
     pub fn timeout(&self, dev: &Device) -> Option<Timeout> {
-        bh_off(|| {
+        napi::bh_off(|| {
             let mut guard = self.inner.lock();
             let inner = guard.as_mut()?;
             let t = Timeout {
@@ -819,12 +952,27 @@ impl<R: Ring> Queue<R> {
 
     /// Cleans the descriptors the device completed, in NAPI context: unmaps their buffers,
     /// frees their packets with `napi_consume_skb()` and returns their frames in bulk, reports
-    /// the packets to byte queue limits and wakes the queue if it was stopped and has room
-    /// again. Returns the packets and frames completed (transmit completions do not count
-    /// against the poll's budget).
-    pub fn complete(&self, ctx: &PollContext<'_>) -> u32 {
-        let mut guard = self.inner.lock();
-        let Some(inner) = guard.as_mut() else {
+    /// the packets to byte queue limits of the bound queue and wakes it if it was stopped and
+    /// has room again. Returns the packets and frames completed (transmit completions do not
+    /// count against the poll's budget).
+    ///
+    /// From netpoll (interrupts off, maybe in hard interrupt context) it cleans only while the
+    /// lock is free and up to the first XDP frame, whose page goes back with bottom-half locks:
+    /// the next regular poll cleans the rest.
+    pub fn complete(&self, ctx: &CleanContext<'_>) -> u32 {
+        let netpoll = ctx.is_netpoll();
+        let Some(txq) = self.bound() else {
+            return 0;
+        };
+        // The queue's lock first, as in the core's transmit path.
+        let Some(_xmit_lock) = XmitLock::new(txq) else {
+            return 0;
+        };
+        let Some(mut guard) = lock_any(&self.inner) else {
+            return 0;
+        };
+        // Stopped (and maybe started again on another queue) meanwhile: nothing of ours here.
+        let Some(inner) = guard.as_mut().filter(|i| i.txq.as_ptr() == txq.as_ptr()) else {
             return 0;
         };
         let (mut pkts, mut bytes) = (0u32, 0u32);
@@ -833,6 +981,9 @@ impl<R: Ring> Queue<R> {
         let mut bulk = FrameBulk::new(&rcu);
         while inner.used > 0 && inner.ring.completed(inner.next_to_clean) {
             let i = inner.next_to_clean as usize;
+            if netpoll && matches!(inner.slots[i].packet, Packet::Frame(_)) {
+                break;
+            }
             match Inner::<R>::release(&inner.dev, &mut inner.slots[i]) {
                 Packet::None => (),
                 Packet::Skb(skb) => {
@@ -851,24 +1002,24 @@ impl<R: Ring> Queue<R> {
         }
         drop(bulk);
         drop(rcu);
+        self.used.store(inner.used, Ordering::Relaxed);
         let free = inner.free();
-        let woke = ctx.device().tx_queue(inner.queue).map(|txq| {
-            // SAFETY: Completions are serialized by the lock, and report each sent packet's
-            // bytes once, as `xmit()` reported them.
-            let r = unsafe { txq.completed_wake(pkts, bytes, || free, START_THRESHOLD, || false) };
-            // Frames alone (nothing for BQL) make room too. The queue is only stopped under
-            // the lock held here, so it cannot be stopping concurrently.
-            if pkts == 0 && frames > 0 && free >= START_THRESHOLD && txq.is_stopped() {
-                txq.wake();
-                return WakeResult::Woken;
-            }
-            r
-        });
-        // SAFETY: The poll runs with bottom halves off and the lock is held: the only writer,
-        // not preempted.
+        // SAFETY: Under the queue's lock, which serializes every completion of it (any engine
+        // bound to it takes the lock too) with transmission; the packets were sent by this
+        // engine on this queue, and each is reported once.
+        let mut woke =
+            unsafe { txq.completed_wake(pkts, bytes, || free, START_THRESHOLD, || false) };
+        // Frames alone (nothing for BQL) make room too. Transmission, which stops the queue,
+        // waits for the queue's lock held here.
+        if pkts == 0 && frames > 0 && free >= START_THRESHOLD && txq.is_stopped() {
+            txq.wake();
+            woke = WakeResult::Woken;
+        }
+        // SAFETY: The poll runs with bottom halves (or interrupts) off and the lock is held:
+        // the only writer, not preempted.
         let update = unsafe { self.sync.begin() };
         self.count(&update, pkts + frames, bytes + frame_bytes, frames);
-        if woke == Some(WakeResult::Woken) {
+        if woke == WakeResult::Woken {
             self.c.wakes.inc(&update);
         }
         pkts + frames
@@ -910,6 +1061,20 @@ impl<R: Ring> Queue<R> {
     }
 }
 
+#[pinned_drop]
+impl<R: Ring> PinnedDrop for Queue<R> {
+    fn drop(self: Pin<&mut Self>) {
+        // A started queue dropped without `stop()` (the device is being freed): the device
+        // stops reading the ring before its buffers are unmapped and its packets freed.
+        let inner = napi::bh_off(|| self.inner.lock().take());
+        if let Some(mut inner) = inner {
+            inner.ring.quiesce();
+            // The device goes away with the queue: its byte queue limits do not matter.
+            let _ = inner.release_all();
+        }
+    }
+}
+
 /// `XDP_TX` frames from the receive engine. A frame in a buffer its page pool maps for this
 /// queue's DMA device in both directions is transmitted from there (synced); others are mapped.
 impl<R: Ring> XdpTx for Queue<R> {
@@ -926,6 +1091,7 @@ impl<R: Ring> XdpTx for Queue<R> {
         // SAFETY: `dma_addr()` returns an address only for a buffer mapped for `inner.dev` in
         // both directions, which the frame owns.
         let r = unsafe { inner.push_frame(frame.into_frame(), pool) };
+        self.used.store(inner.used, Ordering::Relaxed);
         r.map_err(|frame| {
             self.c.xdp_dropped.inc(&update);
             // Dropped by the caller, which counts the failed verdict.

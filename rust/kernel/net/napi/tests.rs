@@ -3,7 +3,7 @@
 //! KUnit suite `rust_net_napi`: NAPI instances of a registered device, scheduled and polled by
 //! the core, handing packets to GRO.
 
-use super::{Napi, Poll, PollContext, QueueKind};
+use super::{CleanContext, Napi, Poll, PollContext, QueueKind};
 use crate::{
     bindings,
     kunit::Test,
@@ -17,7 +17,10 @@ use crate::{
     },
     prelude::*,
 };
-use core::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use core::sync::atomic::{
+    AtomicPtr, AtomicU32, AtomicUsize,
+    Ordering::{Relaxed, SeqCst},
+};
 
 /// Length of the frames the poll receives.
 const FRAME: u32 = 60;
@@ -43,6 +46,31 @@ struct Rx {
     received: AtomicU32,
     consumed: AtomicU32,
     bad_len_refused: AtomicU32,
+    checks: Checks,
+}
+
+/// What the poll and the re-arm found of the instance.
+#[derive(Default)]
+struct Checks {
+    /// The instance.
+    napi: AtomicPtr<bindings::napi_struct>,
+    /// Polls that found the instance not owned (`NAPI_STATE_SCHED` clear).
+    unowned_polls: AtomicU32,
+    /// Re-arms that found the instance still owned.
+    owned_rearms: AtomicU32,
+    /// netpoll's polls.
+    tx_polls: AtomicU32,
+}
+
+/// Returns the state bits of `napi`.
+fn napi_state(napi: *mut bindings::napi_struct) -> usize {
+    // SAFETY: The instance is live; its state word is only changed atomically.
+    unsafe { AtomicUsize::from_ptr(core::ptr::addr_of_mut!((*napi).state).cast()) }.load(Relaxed)
+}
+
+/// Whether `napi` is owned by a poll (or disabled).
+fn owned(napi: *mut bindings::napi_struct) -> bool {
+    napi_state(napi) & (1 << bindings::NAPI_STATE_SCHED) != 0
 }
 
 impl Rx {
@@ -58,6 +86,7 @@ impl Rx {
             received: AtomicU32::new(0),
             consumed: AtomicU32::new(0),
             bad_len_refused: AtomicU32::new(0),
+            checks: Checks::default(),
         }? Error)
     }
 
@@ -93,6 +122,9 @@ impl Poll for Rx {
     fn poll(&self, mut pool: Pin<&mut Option<PagePool>>, ctx: &mut PollContext<'_>) -> u32 {
         self.polls.fetch_add(1, Relaxed);
         self.last_budget.store(ctx.budget(), Relaxed);
+        if !owned(self.checks.napi.load(Relaxed)) {
+            self.checks.unowned_polls.fetch_add(1, Relaxed);
+        }
         // The NAPI skb cache: an skb allocated and consumed again.
         if let Ok(skb) = ctx.alloc_skb(128) {
             ctx.consume_skb(skb);
@@ -108,12 +140,24 @@ impl Poll for Rx {
             let _ = self.receive(&mut pool, ctx);
         }
         self.attempts.fetch_add(1, Relaxed);
-        if ctx.complete_done(done) {
-            self.completions.fetch_add(1, Relaxed);
-        } else if done == ctx.budget() {
+        if done == ctx.budget() {
             self.refused.fetch_add(1, Relaxed);
         }
         done
+    }
+
+    fn rearm(&self) {
+        // The adapter completed the instance after the poll returned: it is no longer owned.
+        if owned(self.checks.napi.load(Relaxed)) {
+            self.checks.owned_rearms.fetch_add(1, Relaxed);
+        }
+        self.completions.fetch_add(1, Relaxed);
+    }
+
+    fn poll_tx(&self, _pool: Pin<&mut Option<PagePool>>, ctx: &CleanContext<'_>) {
+        if ctx.is_netpoll() && ctx.budget() == 0 {
+            self.checks.tx_polls.fetch_add(1, Relaxed);
+        }
     }
 }
 
@@ -152,6 +196,8 @@ fn device() -> Result<Registration<Drv>> {
         }? Error))
     })?;
     dev.set_random_mac_address();
+    let napi = &dev.data().napi;
+    napi.data().checks.napi.store(napi.as_ptr(), Relaxed);
     dev.register()
 }
 
@@ -217,6 +263,10 @@ fn budgets_and_completion(test: &Test) -> Result {
         dev.set_threaded(&rtnl, false)?;
     }
 
+    // Every poll owned the instance; every re-arm came after it was given up.
+    kunit_expect_eq!(test, rx.checks.unowned_polls.load(Relaxed), 0);
+    kunit_expect_eq!(test, rx.checks.owned_rearms.load(Relaxed), 0);
+
     close(&dev);
     kunit_expect!(test, !napi.is_enabled());
     // Disabled: not scheduled, never polled.
@@ -276,6 +326,77 @@ fn gro_receive_reaches_stack(test: &Test) -> Result {
     Ok(())
 }
 
+/// Polls `napi` as netpoll does (`poll_one_napi()`): with interrupts off, `NAPI_STATE_NPSVC`
+/// held and a budget of 0. Instead of netpoll's `poll_owner` (which only excludes the other
+/// polls once netpoll is set up on the device), it also takes `NAPI_STATE_SCHED`, as a poll
+/// owning the instance does, so that no other poll can run meanwhile. Returns what the poll
+/// returned, or -1 if the instance was not idle and enabled.
+///
+/// # Safety
+///
+/// `napi` must be a live instance.
+pub(crate) unsafe fn netpoll(napi: *mut bindings::napi_struct) -> i32 {
+    let bits = (1usize << bindings::NAPI_STATE_NPSVC) | (1usize << bindings::NAPI_STATE_SCHED);
+    // SAFETY: The instance is live, by the safety requirements; its state word is only changed
+    // atomically. Interrupts are off around the call, as netpoll has them, and nothing here
+    // sleeps. The poll runs only if both bits were clear: the instance is enabled (a disabled
+    // one holds both) and no poll owns it, and none can start until they are cleared again.
+    unsafe {
+        let state = AtomicUsize::from_ptr(core::ptr::addr_of_mut!((*napi).state).cast());
+        bindings::local_irq_disable();
+        let prev = state.fetch_or(bits, SeqCst);
+        let work = if prev & bits == 0 {
+            let work = (*napi).poll.map_or(-1, |poll| poll(napi, 0));
+            state.fetch_and(!bits, SeqCst);
+            work
+        } else {
+            // Undo only what this call set.
+            state.fetch_and(!(bits & !prev), SeqCst);
+            -1
+        };
+        bindings::local_irq_enable();
+        work
+    }
+}
+
+/// Scheduling from task context with interrupts off: bottom halves cannot be enabled there
+/// (`local_bh_enable()` warns), so the softirq is left to `ksoftirqd`.
+fn schedule_with_irqs_off(test: &Test) -> Result {
+    let dev = device()?;
+    let napi = &dev.data().napi;
+    let rx = napi.data();
+    open(&dev)?;
+    rx.work.store(3, Relaxed);
+    // SAFETY: Balanced below; nothing here sleeps.
+    unsafe { bindings::local_irq_disable() };
+    let scheduled = napi.schedule();
+    // SAFETY: Balances the call above.
+    unsafe { bindings::local_irq_enable() };
+    kunit_expect!(test, scheduled);
+    kunit_expect!(test, settle(|| rx.completions.load(Relaxed) == 1));
+    kunit_expect_eq!(test, rx.work.load(Relaxed), 0);
+    close(&dev);
+    Ok(())
+}
+
+/// netpoll's poll (budget 0, interrupts off) reaches only `poll_tx`, with a context that allows
+/// transmit completion only; it neither completes nor re-arms.
+fn netpoll_cleans_only(test: &Test) -> Result {
+    let dev = device()?;
+    let napi = &dev.data().napi;
+    let rx = napi.data();
+    open(&dev)?;
+    // SAFETY: The instance is live.
+    let work = unsafe { netpoll(napi.as_ptr()) };
+    let polls = rx.polls.load(Relaxed);
+    kunit_expect_eq!(test, work, 0);
+    kunit_expect_eq!(test, rx.checks.tx_polls.load(Relaxed), 1);
+    kunit_expect_eq!(test, polls, 0);
+    kunit_expect_eq!(test, rx.completions.load(Relaxed), 0);
+    close(&dev);
+    Ok(())
+}
+
 fn queues_and_irq(test: &Test) -> Result {
     let dev = device()?;
     let napi = &dev.data().napi;
@@ -304,6 +425,8 @@ kunit_test_suite!(
         lives_only_in_its_device,
         budgets_and_completion,
         gro_receive_reaches_stack,
+        schedule_with_irqs_off,
+        netpoll_cleans_only,
         queues_and_irq,
     ]
 );

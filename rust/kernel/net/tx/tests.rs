@@ -15,7 +15,7 @@ use crate::{
     kunit::Test,
     kunit_expect, kunit_expect_eq, kunit_test_suite,
     net::{
-        napi::{Napi, Poll, PollContext},
+        napi::{tests::netpoll, CleanContext, Napi, Poll, PollContext},
         netdev::{
             tests::{close, open, settle},
             Device, NetDevice, Operations, Registration, Rtnl, TxQueue, TxResult, TxSkb,
@@ -33,7 +33,7 @@ use crate::{
 };
 use core::{
     ptr::NonNull,
-    sync::atomic::{AtomicBool, AtomicU32, Ordering::Relaxed},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering::Relaxed},
 };
 
 /// The EtherType of the test frames (IEEE 802 local experimental).
@@ -57,6 +57,23 @@ struct HwRing {
     buffers: u32,
     /// The offloads of the packets read.
     offloads: KVec<Offload>,
+    quiesced: u32,
+    /// Buffers the device read when it was quiesced.
+    late_reads: u32,
+    /// Test packets freed (`TX_FREED`) when the device was quiesced.
+    freed_at_quiesce: u32,
+}
+
+/// Test packets freed so far: see [`count_free`].
+static TX_FREED: AtomicU32 = AtomicU32::new(0);
+
+/// The destructor of test packets whose freeing is counted.
+///
+/// # Safety
+///
+/// Called by the core with an skb being freed.
+unsafe extern "C" fn count_free(_skb: *mut bindings::sk_buff) {
+    TX_FREED.fetch_add(1, Relaxed);
 }
 
 #[pin_data]
@@ -86,6 +103,9 @@ impl Hw {
                     last_buffers: 0,
                     buffers: 0,
                     offloads: KVec::new(),
+                    quiesced: 0,
+                    late_reads: 0,
+                    freed_at_quiesce: 0,
                 }),
             }? Error),
             GFP_KERNEL,
@@ -166,6 +186,27 @@ impl Ring for SwRing {
             hw.doorbells += 1;
         })
     }
+
+    fn quiesce(&mut self) {
+        bh_off(|| {
+            let mut hw = self.0.inner.lock();
+            hw.quiesced += 1;
+            hw.freed_at_quiesce = TX_FREED.load(Relaxed);
+            // A device that reads what it was given until it is stopped: one last "DMA read"
+            // of each descriptor written and not read yet. Were any buffer unmapped or freed
+            // already, KASAN would report it (and fail the test).
+            let mut reads = 0;
+            for d in hw.descs.iter().flatten() {
+                // SAFETY: As in `Hw::run()`: a written descriptor's buffer, which the device
+                // may read until it completes the descriptor.
+                let _ = unsafe {
+                    ((d.addr + bindings::page_offset_base as u64) as *const u8).read_volatile()
+                };
+                reads += 1;
+            }
+            hw.late_reads += reads;
+        })
+    }
 }
 
 /// The channel: the queue and the NAPI instance that cleans it.
@@ -176,15 +217,35 @@ struct Chan {
     hw: Arc<Hw>,
     dma: ARef<device::Device>,
     size: u32,
+    /// Another device's queue this instance cleans too, as a pair of software devices does.
+    foreign: AtomicPtr<Queue<SwRing>>,
+    /// netpoll's polls.
+    tx_polls: AtomicU32,
+}
+
+impl Chan {
+    fn clean(&self, ctx: &CleanContext<'_>) {
+        self.txq.complete(ctx);
+        let foreign = self.foreign.load(Relaxed);
+        if !foreign.is_null() {
+            // SAFETY: The test clears `foreign` (with this instance disabled) before the queue
+            // goes away.
+            unsafe { &*foreign }.complete(ctx);
+        }
+    }
 }
 
 impl Poll for Chan {
     type State = ();
 
     fn poll(&self, _state: Pin<&mut ()>, ctx: &mut PollContext<'_>) -> u32 {
-        self.txq.complete(ctx);
-        ctx.complete_done(0);
+        self.clean(ctx);
         0
+    }
+
+    fn poll_tx(&self, _state: Pin<&mut ()>, ctx: &CleanContext<'_>) {
+        self.tx_polls.fetch_add(1, Relaxed);
+        self.clean(ctx);
     }
 }
 
@@ -194,6 +255,8 @@ struct Priv {
     napi: Napi<Chan>,
     /// Start the engine in `open`.
     auto_start: AtomicBool,
+    /// Leave the engine started in `stop`, for the device's teardown.
+    keep_started: AtomicBool,
     /// What `tx_timeout` found: descriptors in flight, plus one (0: not called).
     timeout_seen: AtomicU32,
 }
@@ -217,8 +280,8 @@ impl Operations for Drv {
     fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
         let napi = &dev.data().get_ref().napi;
         napi.disable(rtnl);
-        if napi.data().txq.is_started() {
-            napi.data().txq.stop(dev, rtnl)?;
+        if napi.data().txq.is_started() && !dev.data().keep_started.load(Relaxed) {
+            napi.data().txq.stop(rtnl)?;
         }
         Ok(())
     }
@@ -255,8 +318,11 @@ impl Rig {
                     hw: hw0,
                     dma,
                     size,
+                    foreign: AtomicPtr::new(core::ptr::null_mut()),
+                    tx_polls: AtomicU32::new(0),
                 }? Error), ()),
                 auto_start: AtomicBool::new(auto_start),
+                keep_started: AtomicBool::new(false),
                 timeout_seen: AtomicU32::new(0),
             }? Error))
         })?;
@@ -526,6 +592,128 @@ fn stop_frees_in_flight(test: &Test) -> Result {
     Ok(())
 }
 
+/// The device stops reading the ring before the buffers in flight are unmapped and freed: on
+/// `stop()`, and when a started queue is dropped with its device (which frees them: nothing
+/// leaks).
+fn device_quiesced_before_buffers_go(test: &Test) -> Result {
+    let state = |hw: &Hw| {
+        bh_off(|| {
+            let hw = hw.inner.lock();
+            (hw.quiesced, hw.late_reads, hw.freed_at_quiesce)
+        })
+    };
+    // Packets whose freeing is counted, never completed: `stop()` frees them.
+    let send_counted = |dev: &Device, seed: u8| {
+        let skb = build(100, seed, 0, 0, None, None)?;
+        xmit_skb(dev, skb, |raw| {
+            // SAFETY: The skb is ours until it is handed over; nothing else uses its destructor
+            // (it has no socket, and the union's other members are unused on transmit).
+            unsafe { (*raw).__bindgen_anon_3.__bindgen_anon_1.destructor = Some(count_free) }
+        })
+    };
+    let rig = Rig::new(64, true)?;
+    open(&rig.dev)?;
+    bql_limit_min(rig.queue()?, 1 << 20);
+    TX_FREED.store(0, Relaxed);
+    for i in 0..3 {
+        kunit_expect_eq!(test, send_counted(&rig.dev, i)?, 0);
+    }
+    close(&rig.dev);
+    // The device read each one last with nothing freed yet; then they were freed.
+    kunit_expect_eq!(test, state(&rig.hw), (1, 3, 0));
+    kunit_expect_eq!(test, TX_FREED.load(Relaxed), 3);
+    kunit_expect_eq!(test, bql_in_flight(rig.queue()?), 0);
+    // The same when a started queue is dropped with its device: nothing leaks.
+    let rig = Rig::new(64, true)?;
+    rig.dev.data().keep_started.store(true, Relaxed);
+    open(&rig.dev)?;
+    bql_limit_min(rig.queue()?, 1 << 20);
+    TX_FREED.store(0, Relaxed);
+    for i in 0..3 {
+        kunit_expect_eq!(test, send_counted(&rig.dev, i)?, 0);
+    }
+    let hw = rig.hw.clone();
+    drop(rig);
+    kunit_expect_eq!(test, state(&hw), (1, 3, 0));
+    kunit_expect_eq!(test, TX_FREED.load(Relaxed), 3);
+    Ok(())
+}
+
+/// Completions are reported to the byte queue limits of the queue the engine is bound to, also
+/// when another device's NAPI instance cleans the ring (reporting them on the cleaning
+/// device's queue would complete more than it sent there: `BUG_ON` in `dql_completed()`).
+fn bql_bound_to_device(test: &Test) -> Result {
+    let a = Rig::new(64, true)?;
+    let b = Rig::new(64, true)?;
+    let b_napi = &b.dev.data().get_ref().napi;
+    b_napi
+        .data()
+        .foreign
+        .store((a.txq() as *const Queue<SwRing>).cast_mut(), Relaxed);
+    open(&a.dev)?;
+    open(&b.dev)?;
+    bql_limit_min(a.queue()?, 1 << 20);
+    for i in 0..3 {
+        kunit_expect_eq!(test, send(&a.dev, 100, i, 0, 0, None)?, 0);
+    }
+    kunit_expect_eq!(test, bql_in_flight(a.queue()?), 300);
+    // The device completes them; `b`'s instance cleans `a`'s ring.
+    kunit_expect_eq!(test, a.hw.run(true)?, 3);
+    b_napi.schedule();
+    kunit_expect!(test, settle(|| a.txq().in_flight() == 0));
+    kunit_expect_eq!(test, bql_in_flight(a.queue()?), 0);
+    kunit_expect_eq!(test, bql_in_flight(b.queue()?), 0);
+    kunit_expect_eq!(test, a.txq().stats().packets, 3);
+    close(&b.dev);
+    b_napi.data().foreign.store(core::ptr::null_mut(), Relaxed);
+    close(&a.dev);
+    Ok(())
+}
+
+/// netpoll's poll (interrupts off, budget 0) cleans the stack's packets only: it stops at an
+/// XDP frame, which the next regular poll returns, and leaves the ring alone when the queue's
+/// lock is held on its CPU (which a hard interrupt can find) instead of deadlocking.
+fn netpoll_cleans_safely(test: &Test) -> Result {
+    let rig = Rig::new(64, true)?;
+    let mut pool = PagePool::new(&Params::new(64))?;
+    // SAFETY: The device outlives the registration, which is dropped first.
+    let rxq = KBox::pin_init(unsafe { RxqInfo::new(&rig.dev, 0, 0, &pool) }, GFP_KERNEL)?;
+    open(&rig.dev)?;
+    bql_limit_min(rig.queue()?, 1 << 20);
+    let napi = &rig.dev.data().get_ref().napi;
+    for i in 0..2 {
+        kunit_expect_eq!(test, send(&rig.dev, 100, i, 0, 0, None)?, 0);
+    }
+    let mut batch = frames(&rxq, &mut pool, 1, 200, 2)?;
+    kunit_expect_eq!(test, ndo_xdp_xmit(&rig.dev, &mut batch, true)?, 1);
+    kunit_expect_eq!(test, send(&rig.dev, 100, 3, 0, 0, None)?, 0);
+    kunit_expect_eq!(test, rig.hw.run(true)?, 4);
+    // The lock is held on this CPU: netpoll finds it so, and cleans nothing.
+    let work = bh_off(|| {
+        let _held = rig.txq().inner.lock();
+        // SAFETY: The instance is live.
+        unsafe { netpoll(napi.as_ptr()) }
+    });
+    kunit_expect_eq!(test, work, 0);
+    kunit_expect_eq!(test, rig.txq().in_flight(), 4);
+    // The two packets ahead of the frame.
+    // SAFETY: The instance is live.
+    kunit_expect_eq!(test, unsafe { netpoll(napi.as_ptr()) }, 0);
+    kunit_expect_eq!(test, rig.txq().in_flight(), 2);
+    kunit_expect_eq!(test, napi.data().tx_polls.load(Relaxed), 2);
+    kunit_expect_eq!(test, rig.txq().stats().packets, 2);
+    // The regular poll cleans the rest.
+    napi.schedule();
+    kunit_expect!(test, settle(|| rig.txq().in_flight() == 0));
+    let stats = rig.txq().stats();
+    kunit_expect_eq!(test, (stats.packets, stats.xdp_frames), (4, 1));
+    kunit_expect_eq!(test, bql_in_flight(rig.queue()?), 0);
+    close(&rig.dev);
+    kunit_expect_eq!(test, pool.stats().outstanding(), 0);
+    drop(rxq);
+    Ok(())
+}
+
 fn misuse_is_refused(test: &Test) -> Result {
     let rig = Rig::new(64, false)?;
     let ch = rig.dev.data().get_ref().napi.data();
@@ -553,14 +741,14 @@ fn misuse_is_refused(test: &Test) -> Result {
         Err(EINVAL)
     );
     // Stopping a stopped queue, starting twice.
-    kunit_expect!(test, ch.txq.stop(&rig.dev, &rtnl).is_err());
+    kunit_expect!(test, ch.txq.stop(&rtnl).is_err());
     ch.txq.start(&rig.dev, &rtnl, ring(), &cfg)?;
     kunit_expect_eq!(
         test,
         ch.txq.start(&rig.dev, &rtnl, ring(), &cfg),
         Err(EBUSY)
     );
-    kunit_expect!(test, ch.txq.stop(&rig.dev, &rtnl).is_ok());
+    kunit_expect!(test, ch.txq.stop(&rtnl).is_ok());
     drop(rtnl);
     // Packets given to a stopped engine are dropped and counted.
     rig.dev.data().auto_start.store(false, Relaxed);
@@ -819,16 +1007,22 @@ struct XChan {
     dma: ARef<device::Device>,
 }
 
+impl rx::HasShared for XChan {
+    fn rx_shared(&self) -> &rx::Shared {
+        &self.rx
+    }
+}
+
 impl Poll for XChan {
     type State = rx::Queue<rx::tests::SwRing>;
 
     fn poll(&self, queue: Pin<&mut Self::State>, ctx: &mut PollContext<'_>) -> u32 {
         self.txq.complete(ctx);
-        let done = queue.poll(&self.rx, Some(&self.txq), ctx);
-        if done < ctx.budget() {
-            ctx.complete_done(done);
-        }
-        done
+        queue.poll(Some(&self.txq), ctx)
+    }
+
+    fn poll_tx(&self, _queue: Pin<&mut Self::State>, ctx: &CleanContext<'_>) {
+        self.txq.complete(ctx);
     }
 }
 
@@ -858,9 +1052,9 @@ impl Operations for XDrv {
             .buf_len(2048)
             .xdp_tx();
         let ring = rx::tests::SwRing(ch.rx_hw.clone());
-        let started = napi.with_state(rtnl, |q| q.start(napi, rtnl, &ch.rx, ring, &config));
+        let started = napi.with_state(rtnl, |q| q.start(napi, rtnl, ring, &config));
         if let Err(e) = started.and_then(|r| r) {
-            ch.txq.stop(dev, rtnl)?;
+            ch.txq.stop(rtnl)?;
             return Err(e);
         }
         napi.enable(rtnl)
@@ -869,8 +1063,10 @@ impl Operations for XDrv {
     fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
         let napi = &dev.data().get_ref().napi;
         napi.disable(rtnl);
-        napi.with_state(rtnl, |q| q.stop(rtnl).map(drop))??;
-        napi.data().txq.stop(dev, rtnl).map(drop)
+        // The transmit queue first: `XDP_TX` frames on it use the receive pool's mappings,
+        // which destroying the pool undoes.
+        napi.data().txq.stop(rtnl)?;
+        napi.with_state(rtnl, |q| q.stop(rtnl).map(drop))?
     }
 
     fn start_xmit(dev: &NetDevice<Self>, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
@@ -972,6 +1168,9 @@ kunit_test_suite!(
         fragments_are_mapped,
         full_ring_stops_and_wakes,
         stop_frees_in_flight,
+        device_quiesced_before_buffers_go,
+        bql_bound_to_device,
+        netpoll_cleans_safely,
         misuse_is_refused,
         offloads_reach_descriptors,
         redirected_frames,
