@@ -93,13 +93,14 @@ use crate::{
     sync::{
         rcu,
         u64_stats::{Counter, U64StatsSync, Update},
+        Arc,
     },
 };
 use core::{
     marker::PhantomPinned,
     pin::Pin,
     ptr::{self, NonNull},
-    sync::atomic::{AtomicBool, AtomicPtr, Ordering},
+    sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering},
 };
 
 /// The bytes reserved in front of the data in every receive buffer: what XDP programs may grow
@@ -191,11 +192,28 @@ pub trait HasShared {
 /// # Invariants
 ///
 /// If `dev` is not null, the frame's data lies in a page-pool buffer that is mapped for the
-/// device `dev` in both directions, at `dma`, for as long as the frame owns it.
+/// device `dev` in both directions, at `dma`, and `lease` holds the pool's mapping: it stays
+/// mapped for as long as the frame owns the buffer and the lease lives.
 pub struct XdpTxFrame {
     frame: XdpFrame,
     dma: DmaAddr,
     dev: *const bindings::device,
+    lease: Option<MappingLease>,
+}
+
+/// A hold on a receive queue's page pool mappings, carried by an `XDP_TX` frame sent from where
+/// it was received ([`XdpTxFrame::dma_addr`]) until the device is done with it: the queue does
+/// not destroy its pool, which unmaps every page still out, while one lives.
+///
+/// # Invariants
+///
+/// Counted once in the counter it holds, which the queue checks before destroying its pool.
+pub(crate) struct MappingLease(Arc<AtomicU32>);
+
+impl Drop for MappingLease {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Release);
+    }
 }
 
 // SAFETY: The frame is `Send`; `dev` is only compared, never dereferenced.
@@ -212,6 +230,12 @@ impl XdpTxFrame {
         self.frame
     }
 
+    /// Returns the frame and the hold on its mapping, which keeps
+    /// [`XdpTxFrame::dma_addr`]'s address mapped while it lives.
+    pub(crate) fn into_leased(self) -> (XdpFrame, Option<MappingLease>) {
+        (self.frame, self.lease)
+    }
+
     /// Wraps a frame that has no DMA address (it must be mapped to be transmitted).
     pub fn from_frame(frame: XdpFrame) -> Self {
         // INVARIANT: No device: nothing is claimed about the mapping.
@@ -219,6 +243,7 @@ impl XdpTxFrame {
             frame,
             dma: 0,
             dev: ptr::null(),
+            lease: None,
         }
     }
 
@@ -498,6 +523,8 @@ struct Inner<R: Ring> {
     shared: NonNull<Shared>,
     /// The device the pool maps for in both directions, or null.
     xdp_tx_dev: *const bindings::device,
+    /// The live [`MappingLease`]s of the pool: `XDP_TX` frames sent from its mappings.
+    leases: Arc<AtomicU32>,
     size: u32,
     next_to_clean: u32,
     next_to_use: u32,
@@ -653,8 +680,8 @@ impl<R: Ring> Queue<R> {
     /// Destroying the pool unmaps the pages still out: a transmit queue that sends `XDP_TX`
     /// frames from where they were received ([`Config::xdp_tx`]) is stopped first.
     ///
-    /// Fails with `EBUSY` while the NAPI instance is enabled (from the poll), and with `EINVAL`
-    /// if the queue is stopped.
+    /// Fails with `EBUSY` while the NAPI instance is enabled (from the poll) or such frames are
+    /// still queued on a transmit ring, and with `EINVAL` if the queue is stopped.
     pub fn stop(self: Pin<&mut Self>, _rtnl: &Rtnl) -> Result<R> {
         // SAFETY: The pinned queue is not moved: only the field is taken.
         let this = unsafe { self.get_unchecked_mut() };
@@ -662,6 +689,12 @@ impl<R: Ring> Queue<R> {
         // SAFETY: By the type invariants the queue is the state of the instance, which lives
         // at least as long as the queue.
         if unsafe { napi::is_enabled_raw(inner.napi.as_ptr()) } {
+            return Err(EBUSY);
+        }
+        // `XDP_TX` frames still queued on a transmit ring use the pool's mappings, which
+        // destroying it would undo under the device. No poll adds any while the instance is
+        // disabled.
+        if inner.leases.load(Ordering::Acquire) != 0 {
             return Err(EBUSY);
         }
         let inner = this.inner.take().ok_or(EINVAL)?;
@@ -773,6 +806,7 @@ impl<R: Ring> Inner<R> {
                 Some(dma) if config.xdp_tx => dma.as_raw(),
                 _ => ptr::null(),
             },
+            leases: Arc::new(AtomicU32::new(0), GFP_KERNEL)?,
             size: config.size,
             next_to_clean: 0,
             next_to_use: 0,
@@ -805,13 +839,22 @@ impl<R: Ring> Inner<R> {
             rxq,
             pool,
             shared,
+            leases,
             ..
         } = self;
         ring.quiesce();
         drop(partial);
         drop(slots);
         drop(rxq);
-        drop(pool);
+        if leases.load(Ordering::Acquire) == 0 {
+            drop(pool);
+        } else {
+            // Dropped (with its device) while a transmit ring still holds frames sent from the
+            // pool's mappings: destroying the pool would unmap them under the device. Keep it,
+            // and its pages; `stop()` refuses this case.
+            crate::pr_warn!("rx: queue dropped with XDP_TX frames in flight: page pool leaked\n");
+            core::mem::forget(pool);
+        }
         // SAFETY: By the type invariants `shared` lives in the instance's data, which outlives
         // its state.
         unsafe { shared.as_ref() }
@@ -1051,13 +1094,19 @@ impl<R: Ring> Inner<R> {
                 let dma = start + DmaAddr::from(buff.headroom());
                 let sent = match (xdp_tx.target, buff.into_frame()) {
                     (Some(target), Ok(frame)) => {
+                        let lease = (!self.xdp_tx_dev.is_null()).then(|| {
+                            self.leases.fetch_add(1, Ordering::Relaxed);
+                            MappingLease(self.leases.clone())
+                        });
                         // INVARIANT: The buffer came from the pool, which maps it at `start`
                         // for `xdp_tx_dev` in both directions if that is not null, and the
-                        // frame owns it.
+                        // frame owns it; the queue does not destroy the pool while the lease
+                        // lives.
                         let frame = XdpTxFrame {
                             frame,
                             dma,
                             dev: self.xdp_tx_dev,
+                            lease,
                         };
                         target.xdp_tx(frame).map_err(drop).is_ok()
                     }

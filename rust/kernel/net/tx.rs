@@ -84,7 +84,7 @@ use crate::{
         netdev::{
             Device, QueueStatsTx, Rtnl, StopResult, TxQueue, TxResult, TxSkb, WakeResult, Xmit,
         },
-        rx::{XdpTx, XdpTxFrame},
+        rx::{MappingLease, XdpTx, XdpTxFrame},
         xdp::{FrameBulk, XdpFrame, XmitFrames},
     },
     new_spinlock,
@@ -347,12 +347,14 @@ enum Packet {
     Frame(XdpFrame),
 }
 
-/// A descriptor's buffer, and on a packet's last descriptor, the packet.
+/// A descriptor's buffer, and on a packet's last descriptor, the packet; for a buffer of a
+/// receive pool, the hold that keeps it mapped.
 struct Slot {
     addr: DmaAddr,
     len: u32,
     map: Map,
     packet: Packet,
+    lease: Option<MappingLease>,
 }
 
 impl Slot {
@@ -361,6 +363,7 @@ impl Slot {
         len: 0,
         map: Map::None,
         packet: Packet::None,
+        lease: None,
     };
 }
 
@@ -438,6 +441,7 @@ impl<R: Ring> Inner<R> {
             }
         }
         slot.map = Map::None;
+        slot.lease = None;
         core::mem::replace(&mut slot.packet, Packet::None)
     }
 
@@ -463,6 +467,7 @@ impl<R: Ring> Inner<R> {
             len,
             map,
             packet: Packet::None,
+            lease: None,
         };
         Ok(())
     }
@@ -476,18 +481,18 @@ impl<R: Ring> Inner<R> {
     }
 
     /// Writes `frame` into one descriptor, without ringing the doorbell. `pool` is the DMA
-    /// address of its data in a buffer mapped for `dev` in both directions, if it is in one;
-    /// otherwise the frame is mapped. Gives the frame back if the ring is full, the frame has
-    /// fragments or cannot be mapped.
+    /// address of its data in a buffer mapped for `dev` in both directions, if it is in one,
+    /// with the hold on that mapping; otherwise the frame is mapped. Gives the frame back if the
+    /// ring is full, the frame has fragments or cannot be mapped.
     ///
     /// # Safety
     ///
-    /// If `pool` is set, it maps the frame's data for `dev` in both directions for as long as
-    /// the frame lives.
+    /// If `pool` is set, its address maps the frame's data for `dev` in both directions for as
+    /// long as the frame lives and its lease is held.
     unsafe fn push_frame(
         &mut self,
         frame: XdpFrame,
-        pool: Option<DmaAddr>,
+        pool: Option<(DmaAddr, Option<MappingLease>)>,
     ) -> Result<(), XdpFrame> {
         let raw = frame.into_raw();
         // SAFETY: The frame is valid; we gave up ownership just above and take it back below.
@@ -499,7 +504,7 @@ impl<R: Ring> Inner<R> {
         }
         let len = frame.len();
         let dev = self.dev.as_raw();
-        let (addr, map) = if let Some(addr) = pool {
+        let (addr, map, lease) = if let Some((addr, lease)) = pool {
             // SAFETY: By the safety requirements `addr` maps the frame's `len` bytes for `dev` in
             // both directions; the CPU is done writing them.
             unsafe {
@@ -510,7 +515,7 @@ impl<R: Ring> Inner<R> {
                     bindings::dma_data_direction_DMA_BIDIRECTIONAL,
                 )
             };
-            (addr, Map::Pool)
+            (addr, Map::Pool, lease)
         } else {
             let data = frame.data().as_ptr().cast_mut();
             // SAFETY: The frame's `len` bytes at `data` stay in place while the frame lives,
@@ -527,15 +532,17 @@ impl<R: Ring> Inner<R> {
             if unsafe { bindings::dma_mapping_error(dev, addr) } != 0 {
                 return Err(frame);
             }
-            (addr, Map::Single)
+            (addr, Map::Single, None)
         };
         let index = self.next_to_use;
-        // INVARIANT: The slot becomes used with the live mapping and its frame.
+        // INVARIANT: The slot becomes used with the live mapping (kept by the lease, for a pool
+        // buffer) and its frame.
         self.slots[index as usize] = Slot {
             addr,
             len,
             map,
             packet: Packet::Frame(frame),
+            lease,
         };
         let desc = Desc {
             addr,
@@ -1087,10 +1094,12 @@ impl<R: Ring> XdpTx for Queue<R> {
             self.c.xdp_dropped.inc(&update);
             return Err(frame);
         };
-        let pool = frame.dma_addr(&inner.dev);
+        let addr = frame.dma_addr(&inner.dev);
+        let (frame, lease) = frame.into_leased();
         // SAFETY: `dma_addr()` returns an address only for a buffer mapped for `inner.dev` in
-        // both directions, which the frame owns.
-        let r = unsafe { inner.push_frame(frame.into_frame(), pool) };
+        // both directions, which the frame owns, and which stays mapped while the lease lives:
+        // the slot keeps it until the device is done with the frame.
+        let r = unsafe { inner.push_frame(frame, addr.map(|a| (a, lease))) };
         self.used.store(inner.used, Ordering::Relaxed);
         r.map_err(|frame| {
             self.c.xdp_dropped.inc(&update);

@@ -1123,6 +1123,16 @@ fn xdp_tx_through_both_engines(test: &Test) -> Result {
     kunit_expect_eq!(test, ch.txq.in_flight(), fit);
     // One doorbell for the whole poll.
     kunit_expect_eq!(test, bh_off(|| tx_hw.inner.lock().doorbells), 1);
+    // The frames are sent from the receive pool's mappings: its queue does not stop (which
+    // destroys the pool and unmaps them) before the transmit queue.
+    {
+        let rtnl = Rtnl::lock();
+        napi.disable(&rtnl);
+        let stopped = napi.with_state(&rtnl, |q| q.stop(&rtnl).err())?;
+        kunit_expect_eq!(test, stopped, Some(EBUSY));
+        kunit_expect!(test, napi.with_state(&rtnl, |q| q.is_started())?);
+        napi.enable(&rtnl)?;
+    }
     // Out they go, as they came in.
     kunit_expect_eq!(test, tx_hw.run(true)?, fit);
     let sent = tx_hw.sent();
