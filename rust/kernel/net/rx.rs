@@ -202,13 +202,14 @@ pub struct XdpTxFrame {
 }
 
 /// A hold on a receive queue's page pool mappings, carried by an `XDP_TX` frame sent from where
-/// it was received ([`XdpTxFrame::dma_addr`]) until the device is done with it: the queue does
-/// not destroy its pool, which unmaps every page still out, while one lives.
+/// it was received ([`XdpTxFrame::dma_addr`]): a transmit queue keeps it until the device is
+/// done with the frame. The receive queue does not destroy its pool, which unmaps every page
+/// still out, while one lives.
 ///
 /// # Invariants
 ///
 /// Counted once in the counter it holds, which the queue checks before destroying its pool.
-pub(crate) struct MappingLease(Arc<AtomicU32>);
+pub struct MappingLease(Arc<AtomicU32>);
 
 impl Drop for MappingLease {
     fn drop(&mut self) {
@@ -231,8 +232,9 @@ impl XdpTxFrame {
     }
 
     /// Returns the frame and the hold on its mapping, which keeps
-    /// [`XdpTxFrame::dma_addr`]'s address mapped while it lives.
-    pub(crate) fn into_leased(self) -> (XdpFrame, Option<MappingLease>) {
+    /// [`XdpTxFrame::dma_addr`]'s address mapped while it lives: a transmit queue that sends
+    /// the frame from there keeps both until the device is done with it.
+    pub fn into_leased(self) -> (XdpFrame, Option<MappingLease>) {
         (self.frame, self.lease)
     }
 

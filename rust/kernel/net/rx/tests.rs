@@ -922,6 +922,62 @@ fn unregistered_device(test: &Test) -> Result {
     Ok(())
 }
 
+/// A channel whose shared part does not lie in its data: a queue could outlive it.
+#[pin_data]
+struct Elsewhere {
+    rx: Pin<KBox<Shared>>,
+}
+
+impl HasShared for Elsewhere {
+    fn rx_shared(&self) -> &Shared {
+        &self.rx
+    }
+}
+
+impl Poll for Elsewhere {
+    type State = Queue<SwRing>;
+
+    fn poll(&self, queue: Pin<&mut Queue<SwRing>>, ctx: &mut PollContext<'_>) -> u32 {
+        queue.poll(None, ctx)
+    }
+}
+
+#[pin_data]
+struct ElsewherePriv {
+    #[pin]
+    napi: Napi<Elsewhere>,
+}
+
+struct ElsewhereDrv;
+
+#[vtable]
+impl Operations for ElsewhereDrv {
+    type Data = ElsewherePriv;
+
+    fn start_xmit(_dev: &NetDevice<Self>, skb: TxSkb, _xmit: &Xmit<'_>) -> TxResult {
+        drop(skb);
+        TxResult::Ok
+    }
+}
+
+fn shared_lies_in_the_instance(test: &Test) -> Result {
+    let rx = KBox::pin_init(Shared::new(), GFP_KERNEL)?;
+    let dev = Unregistered::<ElsewhereDrv>::new_with(1, 1, |dev, slot| {
+        slot.init(try_pin_init!(ElsewherePriv {
+            napi <- Napi::new(dev, Elsewhere { rx }, Queue::new()),
+        }? Error))
+    })?;
+    let napi = &dev.data().get_ref().napi;
+    let hw = Hw::new(64)?;
+    let dma: ARef<device::Device> = dma_device()?.into();
+    let rtnl = Rtnl::lock();
+    let config = Config::new(64, 0).dma(&dma);
+    let r = napi.with_state(&rtnl, |q| q.start(napi, &rtnl, SwRing(hw.clone()), &config))?;
+    kunit_expect_eq!(test, r, Err(EINVAL));
+    kunit_expect_eq!(test, hw.posted(), 0);
+    Ok(())
+}
+
 fn misuse_is_refused(test: &Test) -> Result {
     let rig = Rig::new(64, 2048)?;
     let (ch0, ch1) = (&rig.dev.data().get_ref().ch0, &rig.dev.data().get_ref().ch1);
@@ -986,6 +1042,7 @@ kunit_test_suite!(
         teardown_with_frames_in_flight,
         device_quiesced_before_buffers_go,
         unregistered_device,
+        shared_lies_in_the_instance,
         misuse_is_refused,
     ]
 );

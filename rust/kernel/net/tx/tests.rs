@@ -900,9 +900,23 @@ fn redirected_frames(test: &Test) -> Result {
     open(&rig.dev)?;
     bql_limit_min(rig.queue()?, 1 << 20);
     let base = rig.doorbells();
+    // The watchdog's timestamp: frames refresh it, as the stack's packets do, so that a queue
+    // the stack stopped while XDP keeps the ring busy does not time out.
+    // SAFETY: The queue is valid; the timestamp is a word the core reads and writes with
+    // single accesses; `jiffies` is read with one load.
+    let (stale, now) = unsafe {
+        let at = core::ptr::addr_of_mut!((*rig.queue()?.as_ptr()).trans_start);
+        let now = core::ptr::addr_of!(bindings::jiffies).read_volatile();
+        at.write_volatile(now.wrapping_sub(1000));
+        (now.wrapping_sub(1000), now)
+    };
     // Without the flush flag the doorbell waits.
     let mut batch = frames(&rxq, &mut pool, 3, 200, 0)?;
     kunit_expect_eq!(test, ndo_xdp_xmit(&rig.dev, &mut batch, false)?, 3);
+    // SAFETY: As above.
+    let stamp =
+        unsafe { core::ptr::addr_of!((*rig.queue()?.as_ptr()).trans_start).read_volatile() };
+    kunit_expect!(test, stamp != stale && stamp.wrapping_sub(now) < 1000);
     kunit_expect_eq!(test, rig.doorbells(), base);
     kunit_expect_eq!(test, rig.txq().in_flight(), 3);
     // Frames are not the stack's: BQL does not count them.
