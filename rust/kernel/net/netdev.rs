@@ -231,6 +231,38 @@ impl Rtnl {
 /// The RTNL lock, taken by [`Rtnl::lock`] and released on drop.
 pub struct RtnlGuard(Rtnl);
 
+/// The extended acknowledgment of the netlink request a callback serves
+/// (`struct netlink_ext_ack`): where it says why it refused, for user space to report with the
+/// error.
+///
+/// # Invariants
+///
+/// `ack` is null (a request without one) or valid for writes of its message for `'a`.
+pub struct ExtAck<'a> {
+    ack: *mut bindings::netlink_ext_ack,
+    _p: PhantomData<&'a mut bindings::netlink_ext_ack>,
+}
+
+impl ExtAck<'_> {
+    /// An acknowledgment that reports nowhere, for a request that did not come with one.
+    pub fn none() -> Self {
+        // INVARIANT: Null.
+        Self {
+            ack: core::ptr::null_mut(),
+            _p: PhantomData,
+        }
+    }
+
+    /// Sets the message reported with the error (`NL_SET_ERR_MSG()`).
+    pub fn set_msg(&self, msg: &'static CStr) {
+        if !self.ack.is_null() {
+            // SAFETY: By the type invariants `ack` is valid for writes of its message, which
+            // the core reads while sending the acknowledgment; `msg` lives forever.
+            unsafe { (*self.ack)._msg = msg.as_char_ptr() };
+        }
+    }
+}
+
 impl Deref for RtnlGuard {
     type Target = Rtnl;
 
@@ -602,8 +634,14 @@ pub trait Operations: Sized + 'static {
 
     /// Attaches the native XDP program `prog`, replacing the current one, or detaches it
     /// (`None`) (`ndo_bpf` with `XDP_SETUP_PROG`). The driver owns `prog` from here, typically
-    /// in a [`ProgSlot`](super::xdp::ProgSlot); on error the core keeps the old program.
-    fn xdp_setup_prog(_dev: &NetDevice<Self>, _rtnl: &Rtnl, _prog: Option<Prog>) -> Result {
+    /// in a [`ProgSlot`](super::xdp::ProgSlot); on error the core keeps the old program, and
+    /// `extack` says why.
+    fn xdp_setup_prog(
+        _dev: &NetDevice<Self>,
+        _rtnl: &Rtnl,
+        _prog: Option<Prog>,
+        _extack: &ExtAck<'_>,
+    ) -> Result {
         crate::build_error(VTABLE_DEFAULT_ERROR)
     }
 
@@ -1191,8 +1229,18 @@ impl<T: Operations> Adapter<T> {
             // Offload and AF_XDP are not supported.
             return EOPNOTSUPP.to_errno();
         }
-        // SAFETY: `XDP_SETUP_PROG` uses the `prog` member of the union.
-        let raw = unsafe { bpf.__bindgen_anon_1.__bindgen_anon_1.prog };
+        // SAFETY: `XDP_SETUP_PROG` uses the `prog` and `extack` members of the union.
+        let (raw, ack) = unsafe {
+            (
+                bpf.__bindgen_anon_1.__bindgen_anon_1.prog,
+                bpf.__bindgen_anon_1.__bindgen_anon_1.extack,
+            )
+        };
+        // INVARIANT: The request's acknowledgment (or null), valid during the call.
+        let extack = ExtAck {
+            ack,
+            _p: PhantomData,
+        };
         // The core moves a reference to the driver only if this succeeds, and puts it itself
         // otherwise; the driver gets a reference of its own, which it may drop on error.
         let prog = NonNull::new(raw).map(|p| {
@@ -1203,7 +1251,7 @@ impl<T: Operations> Adapter<T> {
             }
         });
         from_result(|| {
-            T::xdp_setup_prog(ndev, rtnl, prog)?;
+            T::xdp_setup_prog(ndev, rtnl, prog, &extack)?;
             if !raw.is_null() {
                 // SAFETY: Success: the reference the core moved is ours, and the driver holds
                 // its own.

@@ -82,7 +82,7 @@ use crate::{
     init::PinInit,
     net::{
         napi::{self, Napi, Poll, PollContext},
-        netdev::{QueueStatsRx, Rtnl},
+        netdev::{Device, ExtAck, QueueStatsRx, Rtnl},
         page_pool::{PagePool, Params, PoolPage},
         skbuff::{Checksum, DropReason, HashType, SkBuff, SHARED_INFO_SIZE},
         xdp::{self, Action, Prog, ProgSlot, RxqInfo, XdpBuff, XdpFrame},
@@ -109,6 +109,12 @@ pub const HEADROOM: u32 = xdp::PACKET_HEADROOM;
 
 /// The most bytes one buffer takes: an order-0 page without the headroom and the shared info.
 pub const MAX_BUF_LEN: u32 = (PAGE_SIZE - HEADROOM as usize - SHARED_INFO_SIZE) as u32;
+
+/// The most bytes a frame of a device with MTU `mtu` takes in a buffer: the Ethernet header
+/// and one VLAN tag besides the payload (the device strips the FCS).
+pub const fn frame_len(mtu: u32) -> u32 {
+    mtu.saturating_add(bindings::VLAN_ETH_HLEN)
+}
 
 /// Whether a poll with the wrong instance or [`Shared`] was reported (once).
 static MISUSE_REPORTED: AtomicBool = AtomicBool::new(false);
@@ -373,6 +379,8 @@ pub struct Stats {
 pub struct Shared {
     prog: ProgSlot,
     owner: AtomicPtr<core::ffi::c_void>,
+    /// The buffer length of the started queue, 0 while it is stopped.
+    buf_len: AtomicU32,
     #[pin]
     sync: U64StatsSync,
     c: Counters,
@@ -409,19 +417,54 @@ impl Shared {
         pin_init!(Self {
             prog: ProgSlot::new(),
             owner: AtomicPtr::new(ptr::null_mut()),
+            buf_len: AtomicU32::new(0),
             sync <- U64StatsSync::new(),
             c: Counters::default(),
             _pin: PhantomPinned,
         })
     }
 
-    /// Attaches `prog` (or detaches with `None`), as `ndo_bpf` does with `XDP_SETUP_PROG`, and
-    /// returns the previous program; polls running meanwhile finish with the one they started
-    /// with. Drop the returned program outside RCU read-side sections.
+    /// Attaches `prog` (or detaches with `None`) for `dev`'s `ndo_bpf` with `XDP_SETUP_PROG`,
+    /// and returns the previous program; polls running meanwhile finish with the one they
+    /// started with. Drop the returned program outside RCU read-side sections.
     ///
-    /// Multi-buffer frames are dropped (and counted) while a program is attached.
-    pub fn set_prog(&self, prog: Option<Prog>) -> Option<Prog> {
-        self.prog.replace(prog)
+    /// Programs see single buffers only: fails with `EINVAL`, saying so in `extack` and
+    /// dropping `prog`, if a frame of `dev`'s MTU ([`frame_len`]) would not fit one buffer (of
+    /// the started queue, or the largest one, [`MAX_BUF_LEN`], while it is stopped). A frame
+    /// that does not fit anyway (beyond the MTU) is dropped and counted.
+    pub fn set_prog(
+        &self,
+        dev: &Device,
+        prog: Option<Prog>,
+        extack: &ExtAck<'_>,
+    ) -> Result<Option<Prog>> {
+        if prog.is_some() && !self.fits(dev.mtu()) {
+            extack.set_msg(crate::c_str!(
+                "MTU too large for XDP: frames would span buffers"
+            ));
+            return Err(EINVAL);
+        }
+        Ok(self.prog.replace(prog))
+    }
+
+    /// Returns whether a frame of a device with MTU `mtu` fits one buffer of the queue (of the
+    /// started queue, or the largest one while it is stopped).
+    pub fn fits(&self, mtu: u32) -> bool {
+        let buf_len = match self.buf_len.load(Ordering::Relaxed) {
+            0 => MAX_BUF_LEN,
+            len => len,
+        };
+        frame_len(mtu) <= buf_len
+    }
+
+    /// Checks an MTU change (`ndo_change_mtu`): fails with `EINVAL` while an XDP program is
+    /// attached if a frame of `mtu` would not fit one buffer. The driver calls it before it
+    /// accepts the change.
+    pub fn check_mtu(&self, mtu: u32) -> Result {
+        if self.has_prog() && !self.fits(mtu) {
+            return Err(EINVAL);
+        }
+        Ok(())
     }
 
     /// Returns whether an XDP program is attached.
@@ -616,7 +659,8 @@ impl<R: Ring> Queue<R> {
     ///
     /// Fails with `EBUSY` if the queue is started, the shared part is in use or `napi` is
     /// enabled; with `EINVAL` if `self` is not `napi`'s state or the shared part does not lie
-    /// in `napi`'s data, for a ring of fewer than 2
+    /// in `napi`'s data, if an XDP program is attached and a frame of the device's MTU would
+    /// not fit one buffer ([`Shared::set_prog`]), for a ring of fewer than 2
     /// descriptors, a buffer length of 0 or above [`MAX_BUF_LEN`], a batch of 0 or one the ring
     /// cannot hold, or a queue the device does not have; with `ENOMEM` if not even one buffer
     /// could be posted. On failure everything is undone and `ring` dropped.
@@ -654,6 +698,10 @@ impl<R: Ring> Queue<R> {
         if at < data || at + core::mem::size_of::<Shared>() > data + core::mem::size_of::<T>() {
             return Err(EINVAL);
         }
+        // Attached programs see single buffers only (RTNL serializes attaching and MTU changes).
+        if shared.has_prog() && frame_len(dev.mtu()) > config.buf_len {
+            return Err(EINVAL);
+        }
         // SAFETY: The pinned queue is not moved: only the field is replaced.
         let this = unsafe { self.get_unchecked_mut() };
         let me = (this as *mut Self).cast();
@@ -663,6 +711,7 @@ impl<R: Ring> Queue<R> {
             .map_err(|_| EBUSY)?;
         match Inner::new(napi, shared, ring, config) {
             Ok(inner) => {
+                shared.buf_len.store(config.buf_len, Ordering::Relaxed);
                 // INVARIANT: `self` is `napi`'s state (checked above), `shared` now bound and in
                 // the instance's data.
                 this.inner = Some(inner);
@@ -859,9 +908,9 @@ impl<R: Ring> Inner<R> {
         }
         // SAFETY: By the type invariants `shared` lives in the instance's data, which outlives
         // its state.
-        unsafe { shared.as_ref() }
-            .owner
-            .store(ptr::null_mut(), Ordering::Release);
+        let shared = unsafe { shared.as_ref() };
+        shared.buf_len.store(0, Ordering::Relaxed);
+        shared.owner.store(ptr::null_mut(), Ordering::Release);
         ring
     }
 

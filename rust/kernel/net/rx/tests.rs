@@ -15,7 +15,7 @@ use crate::{
         napi::{Napi, Poll, PollContext},
         netdev::{
             tests::{close, open, settle},
-            NetDevice, Operations, Registration, Rtnl, TxResult, TxSkb, Unregistered, Xmit,
+            ExtAck, NetDevice, Operations, Registration, Rtnl, TxResult, TxSkb, Unregistered, Xmit,
         },
         page_pool::tests::dma_device,
         skbuff::{Checksum, HashType, SkBuff},
@@ -713,6 +713,55 @@ fn too_many_fragments(test: &Test) -> Result {
     Ok(())
 }
 
+/// Sets the MTU of `dev` as user space does (`dev_set_mtu()`).
+fn set_mtu(dev: &crate::net::netdev::Device, mtu: u32) -> Result {
+    let _rtnl = Rtnl::lock();
+    // SAFETY: The device is registered; RTNL is held.
+    crate::error::to_result(unsafe { bindings::dev_set_mtu(dev.as_ptr(), mtu as i32) })
+}
+
+/// Programs see single buffers only: attaching one, an MTU change and starting the queue are
+/// refused while a frame of the MTU would span buffers.
+fn xdp_single_buffer_only(test: &Test) -> Result {
+    // 1024-byte buffers; the default MTU of 1500 takes 1518.
+    let rig = Rig::new(64, 1024)?;
+    let shared = &rig.chan().rx;
+    let none = ExtAck::none();
+    // While the queue is stopped, the largest buffer counts.
+    kunit_expect!(test, shared.fits(1500));
+    open(&rig.dev)?;
+    kunit_expect!(test, !shared.fits(1500));
+    let r = shared.set_prog(
+        &rig.dev,
+        Some(returning(bindings::xdp_action_XDP_PASS)?),
+        &none,
+    );
+    kunit_expect_eq!(test, r.err(), Some(EINVAL));
+    kunit_expect!(test, !shared.has_prog());
+    // With an MTU whose frames fit, it attaches; a larger MTU is then refused.
+    set_mtu(&rig.dev, 1000)?;
+    drop(shared.set_prog(
+        &rig.dev,
+        Some(returning(bindings::xdp_action_XDP_PASS)?),
+        &none,
+    )?);
+    kunit_expect!(test, shared.has_prog());
+    kunit_expect_eq!(test, shared.check_mtu(1500), Err(EINVAL));
+    kunit_expect_eq!(test, shared.check_mtu(1000), Ok(()));
+    close(&rig.dev);
+    // A device whose MTU grew meanwhile (a driver that did not check) cannot start the queue
+    // with the program attached.
+    set_mtu(&rig.dev, 1500)?;
+    kunit_expect_eq!(test, open(&rig.dev), Err(EINVAL));
+    drop(shared.set_prog(&rig.dev, None, &none)?);
+    open(&rig.dev)?;
+    kunit_expect!(test, rig.receive(1500, 3, PLAIN));
+    kunit_expect!(test, rig.poll());
+    kunit_expect_eq!(test, shared.stats().packets, 1);
+    close(&rig.dev);
+    Ok(())
+}
+
 fn budget_is_respected(test: &Test) -> Result {
     let rig = Rig::new(256, 2048)?;
     let tap = Tap::new(&rig.dev, false)?;
@@ -737,7 +786,7 @@ fn xdp_verdicts(test: &Test) -> Result {
     open(&rig.dev)?;
     let shared = &rig.chan().rx;
     let run = |act: u32, frames: u32| -> Result {
-        drop(shared.set_prog(Some(returning(act)?)));
+        drop(shared.set_prog(&rig.dev, Some(returning(act)?), &ExtAck::none())?);
         for i in 0..frames {
             kunit_expect!(test, rig.receive(200, i as u8, PLAIN));
         }
@@ -753,7 +802,7 @@ fn xdp_verdicts(test: &Test) -> Result {
     // Multi-buffer frames are not for programs yet: dropped.
     kunit_expect!(test, rig.receive(3000, 1, PLAIN));
     kunit_expect!(test, rig.poll());
-    drop(shared.set_prog(None));
+    drop(shared.set_prog(&rig.dev, None, &ExtAck::none())?);
     kunit_expect!(test, rig.receive(3000, 2, PLAIN));
     kunit_expect!(test, rig.poll());
 
@@ -1038,6 +1087,7 @@ kunit_test_suite!(
         too_many_fragments,
         budget_is_respected,
         xdp_verdicts,
+        xdp_single_buffer_only,
         alloc_failure_recovers,
         teardown_with_frames_in_flight,
         device_quiesced_before_buffers_go,

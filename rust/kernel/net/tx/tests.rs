@@ -18,7 +18,7 @@ use crate::{
         napi::{tests::netpoll, CleanContext, Napi, Poll, PollContext},
         netdev::{
             tests::{close, open, settle},
-            Device, NetDevice, Operations, Registration, Rtnl, TxQueue, TxResult, TxSkb,
+            Device, ExtAck, NetDevice, Operations, Registration, Rtnl, TxQueue, TxResult, TxSkb,
             Unregistered, Xmit,
         },
         page_pool::{tests::dma_device, PagePool, Params},
@@ -1112,9 +1112,10 @@ fn xdp_tx_through_both_engines(test: &Test) -> Result {
     let napi = &dev.data().get_ref().napi;
     let ch = napi.data();
     open(&dev)?;
+    let none = ExtAck::none();
     drop(
         ch.rx
-            .set_prog(Some(returning(bindings::xdp_action_XDP_TX)?)),
+            .set_prog(&dev, Some(returning(bindings::xdp_action_XDP_TX)?), &none)?,
     );
     // One poll receives 45 frames; the transmit ring has room for 39 of them.
     let n = 45u32;
@@ -1180,7 +1181,7 @@ fn xdp_tx_through_both_engines(test: &Test) -> Result {
     drop(rtnl);
     let (out, posted) = state?;
     kunit_expect_eq!(test, out, Some(i64::from(posted)));
-    drop(ch.rx.set_prog(None));
+    drop(ch.rx.set_prog(&dev, None, &none)?);
     close(&dev);
     Ok(())
 }

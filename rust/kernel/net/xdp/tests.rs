@@ -12,12 +12,13 @@ use super::{
     XmitFrames,
 };
 use crate::{
-    bindings,
+    bindings, c_str,
     kunit::Test,
     kunit_expect, kunit_expect_eq, kunit_test_suite,
     net::{
         netdev::{
-            Device, NetDevice, Operations, Rtnl, TestDevice, TxResult, TxSkb, Unregistered, Xmit,
+            Device, ExtAck, NetDevice, Operations, Rtnl, TestDevice, TxResult, TxSkb, Unregistered,
+            Xmit,
         },
         page_pool::{PagePool, Params},
     },
@@ -329,8 +330,14 @@ impl Operations for XdpDrv {
         TxResult::Ok
     }
 
-    fn xdp_setup_prog(dev: &NetDevice<Self>, _rtnl: &Rtnl, prog: Option<Prog>) -> Result {
+    fn xdp_setup_prog(
+        dev: &NetDevice<Self>,
+        _rtnl: &Rtnl,
+        prog: Option<Prog>,
+        extack: &ExtAck<'_>,
+    ) -> Result {
         if dev.data().refuse.load(Relaxed) {
+            extack.set_msg(REFUSED);
             return Err(EBUSY);
         }
         dev.data().prog.replace(prog);
@@ -369,20 +376,37 @@ fn refcnt(prog: &Prog) -> i64 {
     unsafe { (*(*prog.as_ptr()).aux).refcnt.counter }
 }
 
+/// What the test driver says when it refuses a program.
+const REFUSED: &CStr = c_str!("refused by the test driver");
+
 /// Calls `ndo_bpf` with `command` and `prog` as `dev_xdp_install()` does: with a reference
 /// moved to the driver, put again if the driver fails.
 fn ndo_bpf(dev: &Device, command: bindings::bpf_netdev_command, prog: Option<&Prog>) -> i32 {
+    ndo_bpf_ack(dev, command, prog).0
+}
+
+/// Calls `ndo_bpf` as [`ndo_bpf`] does, with an extended acknowledgment; returns the result
+/// and the message the driver set.
+fn ndo_bpf_ack(
+    dev: &Device,
+    command: bindings::bpf_netdev_command,
+    prog: Option<&Prog>,
+) -> (i32, *const crate::ffi::c_char) {
     let raw = prog.map_or(core::ptr::null_mut(), |p| p.as_ptr());
-    // SAFETY: All-zeroes is a valid `netdev_bpf`; the program member is set for the command.
+    // SAFETY: All-zeroes is a valid `netlink_ext_ack` and `netdev_bpf`; the program and
+    // acknowledgment members are set for the command.
+    let mut ack: bindings::netlink_ext_ack = unsafe { core::mem::zeroed() };
+    // SAFETY: As above.
     let mut bpf: bindings::netdev_bpf = unsafe { core::mem::zeroed() };
     bpf.command = command;
     bpf.__bindgen_anon_1.__bindgen_anon_1.prog = raw;
+    bpf.__bindgen_anon_1.__bindgen_anon_1.extack = &mut ack;
     let _rtnl = Rtnl::lock();
     // SAFETY: The device is valid with a table that has `ndo_bpf`; RTNL is held; the
     // reference taken for the driver is put back if it fails, as the core does.
     unsafe {
         let Some(f) = (*(*dev.as_ptr()).netdev_ops).ndo_bpf else {
-            return EINVAL.to_errno();
+            return (EINVAL.to_errno(), core::ptr::null());
         };
         if !raw.is_null() {
             bindings::bpf_prog_inc(raw);
@@ -391,7 +415,7 @@ fn ndo_bpf(dev: &Device, command: bindings::bpf_netdev_command, prog: Option<&Pr
         if ret != 0 && !raw.is_null() {
             bindings::bpf_prog_put(raw);
         }
-        ret
+        (ret, ack._msg)
     }
 }
 
@@ -441,7 +465,10 @@ fn device_xdp_ops(test: &Test) -> Result {
     let other = returning(bindings::xdp_action_XDP_DROP)?;
     let other_refs = refcnt(&other);
     dev.data().refuse.store(true, Relaxed);
-    kunit_expect_eq!(test, ndo_bpf(&dev, setup, Some(&other)), EBUSY.to_errno());
+    let (ret, msg) = ndo_bpf_ack(&dev, setup, Some(&other));
+    kunit_expect_eq!(test, ret, EBUSY.to_errno());
+    // What it said reaches the request's acknowledgment.
+    kunit_expect!(test, msg == REFUSED.as_char_ptr());
     kunit_expect_eq!(test, refcnt(&other), other_refs);
     kunit_expect_eq!(test, refcnt(&prog), refs + 1);
     dev.data().refuse.store(false, Relaxed);
