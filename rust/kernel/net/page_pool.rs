@@ -420,8 +420,16 @@ impl Stats {
 
 /// A page, or a fragment of one, from a [`PagePool`].
 ///
-/// Owns one pool reference on the page; dropping it returns that reference to the pool (not
-/// from hard IRQ context, as in C).
+/// Owns one pool reference on the page; dropping it returns that reference to the pool.
+///
+/// # Context
+///
+/// The return takes the pool's ring with bottom-half locking (`spin_lock_bh()` outside
+/// softirq context), as in C: a page may be dropped in task context and in softirq context,
+/// not in hard interrupt context nor with interrupts off (netpoll's `Poll::poll_tx` and its
+/// transmissions), where `local_bh_enable()` must not run. The value may move between threads
+/// (`Send`): the rule is about the context of the drop, which the engines keep (they release
+/// pages only from the poll with a budget and the control path).
 ///
 /// # Invariants
 ///

@@ -649,6 +649,13 @@ impl<'a> XdpBuff<'a> {
 ///
 /// Dropping it returns the buffer to its memory model (`xdp_return_frame()`).
 ///
+/// # Context
+///
+/// For a page-pool buffer the return takes the pool's ring with bottom-half locking, as in C: a
+/// frame may be dropped in task context and in softirq context, not in hard interrupt context
+/// nor with interrupts off (netpoll: the transmit engine leaves frames to the next regular poll
+/// there).
+///
 /// # Invariants
 ///
 /// `ptr` is a valid frame that this value owns.
