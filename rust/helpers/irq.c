@@ -8,6 +8,11 @@ bool rust_helper_irqs_disabled(void)
 	return irqs_disabled();
 }
 
+bool rust_helper_in_hardirq(void)
+{
+	return in_hardirq();
+}
+
 bool rust_helper_in_task(void)
 {
 	return in_task();

@@ -51,11 +51,6 @@ void rust_helper_netdev_txq_completed_mb(struct netdev_queue *dev_queue,
 	netdev_txq_completed_mb(dev_queue, pkts, bytes);
 }
 
-void rust_helper_netdev_tx_reset_queue(struct netdev_queue *q)
-{
-	netdev_tx_reset_queue(q);
-}
-
 bool rust_helper_netdev_xmit_more(void)
 {
 	return netdev_xmit_more();

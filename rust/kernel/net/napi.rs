@@ -470,13 +470,22 @@ impl<T: Poll> Napi<T> {
     }
 }
 
-/// Runs `f` with bottom halves off, from a context where they are on (the control path, under
-/// RTNL): for locks that softirqs take too, and for writers that must not be preempted.
-pub(crate) fn bh_off<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: FFI call; balanced below.
+/// Runs `f` with bottom halves off: no softirq (a NAPI poll among them) runs on this CPU
+/// meanwhile, so `f` may take locks that softirqs take too, and update counters that softirqs
+/// update. With interrupts off (netpoll) or in a hard interrupt, softirqs cannot run anyway and
+/// bottom halves must not be enabled again: `f` then runs as it is.
+///
+/// `f` must not sleep, and must leave the interrupt state as it found it.
+pub fn bh_off<R>(f: impl FnOnce() -> R) -> R {
+    // SAFETY: FFI calls without requirements.
+    if unsafe { bindings::irqs_disabled() || bindings::in_hardirq() } {
+        return f();
+    }
+    // SAFETY: Balanced below, where enabling bottom halves again is allowed: interrupts are on
+    // and this is not a hard interrupt.
     unsafe { bindings::local_bh_disable() };
     let r = f();
-    // SAFETY: Balances the call above.
+    // SAFETY: Balances the call above; pending softirqs run here.
     unsafe { bindings::local_bh_enable() };
     r
 }

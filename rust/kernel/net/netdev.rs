@@ -432,18 +432,6 @@ impl TxQueue {
         }
         WakeResult::Running
     }
-
-    /// Resets the queue's BQL state (`netdev_tx_reset_queue()`), as when its ring is cleaned
-    /// without completions.
-    ///
-    /// # Safety
-    ///
-    /// Nothing may transmit on or complete the queue concurrently (for instance while the
-    /// device is down).
-    pub unsafe fn reset(&self) {
-        // SAFETY: The queue is valid and quiescent, by the safety requirements.
-        unsafe { bindings::netdev_tx_reset_queue(self.as_ptr()) }
-    }
 }
 
 /// The transmit context of one [`Operations::start_xmit`] call: the queue the packet goes to,

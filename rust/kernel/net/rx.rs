@@ -871,7 +871,8 @@ impl<R: Ring> Inner<R> {
         inner.refill(shared, &mut t);
         napi::bh_off(|| {
             // SAFETY: `shared` is bound to this queue and its poll cannot run; RTNL serializes
-            // control-path callers, and with bottom halves off this writer is not preempted.
+            // control-path callers, and with bottom halves off no softirq on this CPU writes
+            // meanwhile.
             shared.add(unsafe { &shared.sync.begin() }, &t)
         });
         if inner.posted == 0 {

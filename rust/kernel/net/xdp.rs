@@ -322,16 +322,23 @@ pub struct RunContext {
 
 impl RunContext {
     /// Runs `f` in a run context: disables bottom halves, installs a `bpf_net_context` (unless
-    /// the task has one), and flushes pending redirects (`xdp_do_flush()`) before undoing both.
+    /// the task has one), and flushes pending redirects (`xdp_do_flush()`, also those of a
+    /// context it found installed) before undoing both.
     ///
     /// Frames returned while `f` runs never go straight into a page pool's lockless cache
     /// (`xdp_set_return_frame_no_direct()`): this context is not the pools' NAPI context.
     ///
-    /// Must be called from process or softirq context with interrupts enabled.
-    pub fn with<R>(f: impl FnOnce(&RunContext) -> R) -> R {
+    /// Fails with `EINVAL`, without calling `f`, in hard interrupt context or with interrupts
+    /// disabled: bottom halves cannot be enabled again there.
+    pub fn with<R>(f: impl FnOnce(&RunContext) -> R) -> Result<R> {
+        // SAFETY: FFI calls without requirements.
+        if unsafe { bindings::irqs_disabled() || bindings::in_hardirq() } {
+            return Err(EINVAL);
+        }
         // SAFETY: All-zeroes is the state `bpf_net_ctx_set()` expects of a new context.
         let mut net_ctx: bindings::bpf_net_context = unsafe { core::mem::zeroed() };
-        // SAFETY: FFI call; balanced below.
+        // SAFETY: Balanced below, where enabling them is allowed: interrupts are on and this is
+        // not a hard interrupt.
         unsafe { bindings::local_bh_disable() };
         // SAFETY: `net_ctx` outlives its installation, which ends below, before it goes away.
         let installed = unsafe { bindings::bpf_net_ctx_set(&mut net_ctx) };
@@ -343,12 +350,10 @@ impl RunContext {
             _not_send: PhantomData,
         };
         let ret = f(&ctx);
-        if !installed.is_null() {
-            // SAFETY: Bottom halves are off and our context installed: the redirects `f`
-            // queued are flushed before it goes away. A context we did not install is flushed
-            // by its owner.
-            unsafe { bindings::xdp_do_flush() };
-        }
+        // SAFETY: Bottom halves are off and a context is installed. The redirects `f` queued
+        // are flushed here even in a context this did not install: its owner need not flush
+        // (`net_rx_action()` does not), and a queue left on its lists would outlive it.
+        unsafe { bindings::xdp_do_flush() };
         // SAFETY: Restores the flag, undoes `bpf_net_ctx_set()` (a no-op if it installed
         // nothing), then enables bottom halves again.
         unsafe {
@@ -358,7 +363,7 @@ impl RunContext {
             bindings::bpf_net_ctx_clear(installed);
             bindings::local_bh_enable();
         }
-        ret
+        Ok(ret)
     }
 
     /// Creates the evidence for code already running in the context.

@@ -93,9 +93,10 @@ impl U64StatsSync {
     ///
     /// # Safety
     ///
-    /// No other update of `self` may run concurrently; the caller must not be preempted until
-    /// the guard is dropped (softirq context, or a lock that disables preemption), and must not
-    /// leak the guard.
+    /// No other update of `self` may run concurrently, nor preempt this one on its CPU until the
+    /// guard is dropped (softirq context, bottom halves off, or a lock that disables preemption;
+    /// on PREEMPT_RT, where bottom halves off does not, `u64_stats_update_begin()` disables
+    /// preemption itself when the counter needs it), and the caller must not leak the guard.
     pub unsafe fn begin(&self) -> Update<'_> {
         // SAFETY: Initialized, by the type invariants; ended by `Update::drop()`.
         unsafe { bindings::u64_stats_update_begin(self.inner.get()) };

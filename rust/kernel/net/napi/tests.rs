@@ -3,7 +3,7 @@
 //! KUnit suite `rust_net_napi`: NAPI instances of a registered device, scheduled and polled by
 //! the core, handing packets to GRO.
 
-use super::{CleanContext, Napi, Poll, PollContext, QueueKind};
+use super::{bh_off, CleanContext, Napi, Poll, PollContext, QueueKind};
 use crate::{
     bindings,
     kunit::Test,
@@ -199,17 +199,6 @@ fn device() -> Result<Registration<Drv>> {
     let napi = &dev.data().napi;
     napi.data().checks.napi.store(napi.as_ptr(), Relaxed);
     dev.register()
-}
-
-/// Runs `f` with bottom halves off: the poll does not run meanwhile on this CPU; it runs when
-/// they are enabled again.
-fn bh_off<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: Balanced below.
-    unsafe { bindings::local_bh_disable() };
-    let r = f();
-    // SAFETY: Balanced above.
-    unsafe { bindings::local_bh_enable() };
-    r
 }
 
 fn lives_only_in_its_device(test: &Test) -> Result {

@@ -12,7 +12,7 @@ use crate::{
     kunit::Test,
     kunit_expect, kunit_expect_eq, kunit_test_suite,
     net::{
-        napi::{Napi, Poll, PollContext},
+        napi::{bh_off, Napi, Poll, PollContext},
         netdev::{
             tests::{close, open, settle},
             ExtAck, NetDevice, Operations, Registration, Rtnl, TxResult, TxSkb, Unregistered, Xmit,
@@ -37,22 +37,6 @@ const ETHERTYPE: u16 = 0x88b5;
 
 /// Frames the XDP transmit "queue" holds before it is full.
 const XDP_TX_ROOM: usize = 4;
-
-/// Runs `f` with bottom halves off, so that the poll (which takes the ring's lock in softirq
-/// context) cannot interrupt it on this CPU while it holds the lock. With interrupts off (a
-/// ring cleaned by netpoll) they cannot run anyway, and must not be enabled again.
-pub(crate) fn bh_off<R>(f: impl FnOnce() -> R) -> R {
-    // SAFETY: FFI call without requirements.
-    if unsafe { bindings::irqs_disabled() } {
-        return f();
-    }
-    // SAFETY: Balanced below.
-    unsafe { bindings::local_bh_disable() };
-    let r = f();
-    // SAFETY: Balanced above; pending softirqs run here.
-    unsafe { bindings::local_bh_enable() };
-    r
-}
 
 /// One descriptor of the software ring.
 #[derive(Clone, Copy)]

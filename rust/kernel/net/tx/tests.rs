@@ -15,14 +15,14 @@ use crate::{
     kunit::Test,
     kunit_expect, kunit_expect_eq, kunit_test_suite,
     net::{
-        napi::{tests::netpoll, CleanContext, Napi, Poll, PollContext},
+        napi::{bh_off, tests::netpoll, CleanContext, Napi, Poll, PollContext},
         netdev::{
             tests::{close, open, settle},
             Device, ExtAck, NetDevice, Operations, Registration, Rtnl, TxQueue, TxResult, TxSkb,
             Unregistered, Xmit,
         },
         page_pool::{tests::dma_device, PagePool, Params},
-        rx::{self, tests::bh_off},
+        rx,
         skbuff::SkBuff,
         xdp::{tests::returning, RxqInfo, XdpBuff, XdpFrame, XmitFrames, PACKET_HEADROOM},
     },

@@ -17,6 +17,7 @@ use crate::{
     kunit_expect, kunit_expect_eq, kunit_test_suite,
     net::{
         netdev::{
+            tests::{close, open},
             Device, ExtAck, NetDevice, Operations, Rtnl, TestDevice, TxResult, TxSkb, Unregistered,
             Xmit,
         },
@@ -143,7 +144,7 @@ fn every_action(test: &Test) -> Result {
     for (raw, want) in cases {
         let prog = returning(raw)?;
         let mut buff = rig.buff(100, 0x11)?;
-        let got = RunContext::with(|ctx| buff.run(ctx, ProgRef::new(&prog)));
+        let got = RunContext::with(|ctx| buff.run(ctx, ProgRef::new(&prog)))?;
         kunit_expect_eq!(test, got, want);
         // The program did not touch the window.
         kunit_expect_eq!(test, buff.headroom(), super::PACKET_HEADROOM);
@@ -153,6 +154,22 @@ fn every_action(test: &Test) -> Result {
         page.recycle(&mut rig.pool);
     }
     kunit_expect_eq!(test, rig.pool.stats().outstanding(), 0);
+    Ok(())
+}
+
+/// The run context enables bottom halves again on its way out, which is not allowed with
+/// interrupts off: there it refuses rather than call its closure.
+fn run_context_needs_irqs_on(test: &Test) -> Result {
+    let mut called = false;
+    // SAFETY: Balanced below; nothing in between sleeps.
+    unsafe { bindings::local_irq_disable() };
+    let res = RunContext::with(|_| called = true);
+    // SAFETY: Balances the call above.
+    unsafe { bindings::local_irq_enable() };
+    kunit_expect_eq!(test, res.err(), Some(EINVAL));
+    kunit_expect!(test, !called);
+    RunContext::with(|_| called = true)?;
+    kunit_expect!(test, called);
     Ok(())
 }
 
@@ -174,7 +191,7 @@ fn adjust_head_and_tail(test: &Test) -> Result {
     for (i, b) in buff.data_mut().iter_mut().enumerate() {
         *b = i as u8;
     }
-    let act = RunContext::with(|ctx| buff.run(ctx, ProgRef::new(&prog)));
+    let act = RunContext::with(|ctx| buff.run(ctx, ProgRef::new(&prog)))?;
     kunit_expect_eq!(test, act, Action::Pass);
     // 14 bytes pulled off the front, 4 trimmed off the end.
     kunit_expect_eq!(test, buff.headroom(), super::PACKET_HEADROOM + 14);
@@ -212,7 +229,7 @@ fn prog_slot_rcu(test: &Test) -> Result {
     let mut buff = rig.buff(64, 0)?;
     let guard = rcu::read_lock();
     let prog = slot.get(&guard).ok_or(EINVAL)?;
-    let act = RunContext::with(|ctx| buff.run(ctx, prog));
+    let act = RunContext::with(|ctx| buff.run(ctx, prog))?;
     drop(guard);
     kunit_expect_eq!(test, act, Action::Drop);
     kunit_expect!(test, slot.replace(None).is_some());
@@ -272,7 +289,7 @@ fn redirect_failures_give_buffer_back(test: &Test) -> Result {
         let res = RunContext::with(|ctx| {
             let act = buff.run(ctx, ProgRef::new(prog));
             (act, buff.redirect(ctx, ProgRef::new(prog)))
-        });
+        })?;
         kunit_expect_eq!(test, res.0, Action::Redirect);
         match res.1 {
             Ok(()) => {
@@ -512,15 +529,74 @@ fn device_xdp_ops(test: &Test) -> Result {
     Ok(())
 }
 
+/// A run context set up inside one it did not install (as in a C driver's NAPI poll, which
+/// `net_rx_action()` does not flush) still flushes what it redirected before it returns.
+fn nested_run_context_flushes(test: &Test) -> Result {
+    let mut dev = Unregistered::<XdpDrv>::new(
+        1,
+        1,
+        XdpData {
+            prog: ProgSlot::default(),
+            refuse: AtomicBool::new(false),
+            room: AtomicU32::new(4),
+            taken: AtomicU32::new(0),
+            flushes: AtomicU32::new(0),
+        },
+    )?;
+    dev.set_xdp_features(Features::BASIC | Features::REDIRECT | Features::NDO_XMIT);
+    dev.set_random_mac_address();
+    let dev = dev.register()?;
+    // Redirected frames only go to a device that is up.
+    open(&dev)?;
+    let redirect = helper(bindings::bpf_func_id_BPF_FUNC_redirect)?;
+    let prog = load(&[
+        insn(MOV_K, 1, 0, 0, dev.ifindex()),
+        insn(MOV_K, 2, 0, 0, 0),
+        insn(CALL, 0, 0, 0, redirect),
+        insn(EXIT, 0, 0, 0, 0),
+    ])?;
+    let mut rig = Rig::new()?;
+    let mut buff = rig.buff(64, 3)?;
+    // SAFETY: All-zeroes is the state `bpf_net_ctx_set()` expects of a new context.
+    let mut outer: bindings::bpf_net_context = unsafe { core::mem::zeroed() };
+    // SAFETY: Task context with interrupts on; `outer` outlives its installation, undone
+    // below with bottom halves still off.
+    let installed = unsafe {
+        bindings::local_bh_disable();
+        bindings::bpf_net_ctx_set(&mut outer)
+    };
+    let res = RunContext::with(|ctx| {
+        let act = buff.run(ctx, ProgRef::new(&prog));
+        (act, buff.redirect(ctx, ProgRef::new(&prog)).is_ok())
+    });
+    let taken = dev.data().taken.load(Relaxed);
+    // SAFETY: The outer context is installed and bottom halves are off; what the run context
+    // left queued is flushed before the context goes away.
+    unsafe {
+        bindings::xdp_do_flush();
+        bindings::bpf_net_ctx_clear(installed);
+        bindings::local_bh_enable();
+    }
+    kunit_expect_eq!(test, installed, core::ptr::addr_of_mut!(outer));
+    kunit_expect_eq!(test, res, Ok((Action::Redirect, true)));
+    kunit_expect_eq!(test, taken, 1);
+    kunit_expect_eq!(test, dev.data().flushes.load(Relaxed), 1);
+    kunit_expect_eq!(test, rig.pool.stats().outstanding(), 0);
+    close(&dev);
+    Ok(())
+}
+
 kunit_test_suite!(
     rust_net_xdp,
     [
         every_action,
+        run_context_needs_irqs_on,
         adjust_head_and_tail,
         prog_slot_rcu,
         frames_return_to_pool,
         redirect_failures_give_buffer_back,
         buff_bounds,
         device_xdp_ops,
+        nested_run_context_flushes,
     ]
 );
