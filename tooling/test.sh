@@ -9,7 +9,9 @@
 set -uo pipefail
 . "$(dirname "$0")/env.sh"
 KUNIT=$TREE/tools/testing/kunit/kunit.py
-DRIVER=${LAB_DRIVER:-e1000}
+# The lab's NICs are driven by the Rust e1000 (LAB_DRIVER=e1000 for the C one).
+export LAB_DRIVER=${LAB_DRIVER:-e1000_rust}
+DRIVER=$LAB_DRIVER
 problems=()
 
 "$TOP/tooling/ksft.sh" || problems+=("--problem=the drivers/net selftests did not install")
@@ -38,6 +40,7 @@ echo "== Summary"
 if [ ! -f "$L/done" ]; then
 	problems+=("--problem=the lab guest died or stopped early (exit $lab_rc): its console is $L/console.log")
 fi
-mapfile -t expect < <(sed -e 's/#.*//' -e '/^\s*$/d' "$TOP/tooling/configs/suites")
+mapfile -t expect < <(sed -e 's/#.*//' -e '/^\s*$/d' -e "s/@DRIVER@/$DRIVER/" \
+	"$TOP/tooling/configs/suites")
 python3 "$TOP/tooling/summarize.py" "$OUT/kunit.json" "$OUT/lab.json" "$OUT/ksft.json" \
 	"${expect[@]/#/--expect=}" "${problems[@]}"

@@ -34,3 +34,8 @@ int rust_helper_dma_mapping_error(struct device *dev, dma_addr_t addr)
 {
 	return dma_mapping_error(dev, addr);
 }
+
+void rust_helper_dma_rmb(void)
+{
+	dma_rmb();
+}

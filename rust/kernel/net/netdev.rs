@@ -50,9 +50,10 @@
 //! [`include/net/netdev_queues.h`](srctree/include/net/netdev_queues.h).
 
 use crate::{
-    bindings,
+    bindings, device,
     error::{code::*, from_result, to_result, Error, Result, VTABLE_DEFAULT_ERROR},
     init::PinInit,
+    irq::IrqReturn,
     net::{
         skbuff::SkBuff,
         xdp::{Features as XdpFeatures, Prog, XmitFrames},
@@ -561,6 +562,85 @@ impl Drop for TxSkb {
     }
 }
 
+/// The receive filter the stack asks a device for, given to [`Operations::set_rx_mode`].
+///
+/// # Invariants
+///
+/// The device's address lock is held for the lifetime `'a`: its address lists do not change.
+pub struct RxMode<'a> {
+    dev: &'a Device,
+}
+
+impl<'a> RxMode<'a> {
+    fn flags(&self) -> u32 {
+        // SAFETY: The device is valid; `flags` changes only under RTNL, before the core asks
+        // for the new mode, and is read with one load.
+        unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*self.dev.as_ptr()).flags)) }
+    }
+
+    /// Whether the device is to take every frame (`IFF_PROMISC`).
+    pub fn promisc(&self) -> bool {
+        self.flags() & bindings::net_device_flags_IFF_PROMISC != 0
+    }
+
+    /// Whether the device is to take every multicast frame (`IFF_ALLMULTI`).
+    pub fn allmulti(&self) -> bool {
+        self.flags() & bindings::net_device_flags_IFF_ALLMULTI != 0
+    }
+
+    /// The number of multicast addresses to take.
+    pub fn mc_count(&self) -> usize {
+        // SAFETY: The list is valid and, by the type invariants, does not change meanwhile.
+        unsafe { (*self.dev.as_ptr()).mc.count as usize }
+    }
+
+    /// The multicast addresses to take (`netdev_for_each_mc_addr()`).
+    pub fn mc_addrs(&self) -> McAddrs<'a> {
+        // SAFETY: As above.
+        let head = unsafe { core::ptr::addr_of_mut!((*self.dev.as_ptr()).mc.list) };
+        // INVARIANT: The list of a device whose address lock is held for `'a`.
+        McAddrs {
+            head,
+            // SAFETY: The list head is valid.
+            next: unsafe { (*head).next },
+            _p: PhantomData,
+        }
+    }
+}
+
+/// An iterator over the multicast addresses of an [`RxMode`].
+///
+/// # Invariants
+///
+/// `head` is a device's multicast list, which does not change for `'a`; `next` is `head` or
+/// the `list` member of one of its entries.
+pub struct McAddrs<'a> {
+    head: *mut bindings::list_head,
+    next: *mut bindings::list_head,
+    _p: PhantomData<&'a ()>,
+}
+
+impl<'a> Iterator for McAddrs<'a> {
+    type Item = &'a MacAddress;
+
+    fn next(&mut self) -> Option<&'a MacAddress> {
+        if self.next == self.head {
+            return None;
+        }
+        let offset = core::mem::offset_of!(bindings::netdev_hw_addr, list);
+        // SAFETY: By the type invariants `next` is the `list` member of an entry that stays
+        // valid for `'a`; its address holds at least an Ethernet address.
+        unsafe {
+            let entry = self
+                .next
+                .byte_sub(offset)
+                .cast::<bindings::netdev_hw_addr>();
+            self.next = (*entry).list.next;
+            Some(&*core::ptr::addr_of!((*entry).addr).cast::<MacAddress>())
+        }
+    }
+}
+
 /// What a driver's [`Operations::start_xmit`] did with a packet.
 pub enum TxResult {
     /// The packet was taken: queued to the hardware or dropped (`NETDEV_TX_OK`).
@@ -638,6 +718,27 @@ pub trait Operations: Sized + 'static {
     ///
     /// Called in softirq context, from any CPU.
     fn xdp_xmit(_dev: &NetDevice<Self>, _frames: &mut XmitFrames<'_>, _flush: bool) {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Programs the device's receive filter to what `mode` asks for (`ndo_set_rx_mode`): the
+    /// multicast addresses to take, or all multicast, or everything. Called with the device's
+    /// address lock held and bottom halves off: must not sleep. Not serialized with `open` and
+    /// `stop` (multicast joins do not take RTNL): registers it shares with them need a lock.
+    ///
+    /// Devices without it take only their own unicast address and broadcasts, which breaks
+    /// IPv6 (neighbour discovery is multicast).
+    fn set_rx_mode(_dev: &NetDevice<Self>, _mode: &RxMode<'_>) {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Handles an interrupt of the line [`NetDevice::request_irq`] requested for the device: in
+    /// hard interrupt context, with interrupts off, from the request in `open` until the core
+    /// frees the line after `stop` (so also while the device is being brought up or down, and,
+    /// on a shared line with `CONFIG_DEBUG_SHIRQ`, once more as the line is freed). Typically
+    /// acknowledges the device's interrupt, masks it and schedules the NAPI poll, whose
+    /// [`Poll::rearm`](super::napi::Poll::rearm) unmasks it.
+    fn interrupt(_dev: &NetDevice<Self>) -> IrqReturn {
         crate::build_error(VTABLE_DEFAULT_ERROR)
     }
 
@@ -721,6 +822,42 @@ impl<T: Operations> NetDevice<T> {
     pub fn set_xdp_features(&self, _rtnl: &Rtnl, features: XdpFeatures) {
         // SAFETY: The device is valid and RTNL is held, as the notifiers need.
         unsafe { bindings::xdp_set_features_flag(self.as_ptr(), supported::<T>(features)) }
+    }
+
+    /// Requests interrupt line `irq` for the device (`request_irq()`, under the device's name),
+    /// served by [`Operations::interrupt`] until the device stops: the core frees the line after
+    /// [`Operations::stop`], or when [`Operations::open`] fails. So the handler only runs while
+    /// the device, and its data, are up.
+    ///
+    /// Fails with `EINVAL` if `T` has no handler, `irq` is 0 or the device is not being brought
+    /// up or up (call it from `open`), and with `EBUSY` if the device already has a line.
+    pub fn request_irq(&self, _rtnl: &Rtnl, irq: u32, flags: crate::irq::Flags) -> Result {
+        let ptr = self.as_ptr();
+        let num = i32::try_from(irq).map_err(|_| EINVAL)?;
+        if !T::HAS_INTERRUPT || num == 0 || !self.is_running() {
+            return Err(EINVAL);
+        }
+        // SAFETY: RTNL is held, which every writer of `irq` holds (here and in the adapter).
+        if unsafe { (*ptr).irq } != 0 {
+            return Err(EBUSY);
+        }
+        // SAFETY: The device is running, under RTNL: it stops (and the adapter frees the line,
+        // waiting for the handler) before its data goes. The cookie is the device, as the
+        // handler expects; the name lives in the device.
+        to_result(unsafe {
+            bindings::request_threaded_irq(
+                irq,
+                Some(Adapter::<T>::interrupt),
+                None,
+                flags.as_raw() as _,
+                (*ptr).name.as_ptr(),
+                ptr.cast(),
+            )
+        })?;
+        // SAFETY: Under RTNL, as above; read back by the adapter to free the line. The core
+        // reads it without locks (`READ_ONCE()`): one store.
+        unsafe { core::ptr::write_volatile(core::ptr::addr_of_mut!((*ptr).irq), num) };
+        Ok(())
     }
 
     /// Switches the device's NAPI instances to threaded polling, or back to softirq
@@ -916,6 +1053,23 @@ impl<T: Operations> Unregistered<T> {
         unsafe { (*self.dev.as_ptr()).watchdog_timeo = jiffies };
     }
 
+    /// Makes `parent` the device's parent (`SET_NETDEV_DEV()`): the bus device the driver
+    /// drives, which sysfs shows as the device's `device`, and ethtool and power management
+    /// use. The device holds a reference to it.
+    pub fn set_parent(&mut self, parent: &device::Device) {
+        let ptr = self.dev.as_ptr();
+        // SAFETY: The device is ours and not registered; the reference taken on `parent` is
+        // put when the device is freed or registered (registration takes one of its own), or
+        // when another parent replaces it.
+        unsafe {
+            let old = (*ptr).dev.parent;
+            (*ptr).dev.parent = bindings::get_device(parent.as_raw());
+            if !old.is_null() {
+                bindings::put_device(old);
+            }
+        }
+    }
+
     /// Registers the device (`register_netdev()`); on failure the device is freed.
     ///
     /// Must not be called with RTNL held.
@@ -924,6 +1078,14 @@ impl<T: Operations> Unregistered<T> {
         to_result(unsafe { bindings::register_netdev(self.dev.as_ptr()) })?;
         let dev = self.dev;
         core::mem::forget(self);
+        // SAFETY: Registered: the device holds its own reference to its parent now, taken by
+        // `device_add()`; the one `set_parent()` took is put.
+        unsafe {
+            let parent = (*dev.as_ptr()).dev.parent;
+            if !parent.is_null() {
+                bindings::put_device(parent);
+            }
+        }
         // INVARIANT: Registered just now; ownership moves from `self`, forgotten.
         Ok(Registration {
             dev,
@@ -951,6 +1113,23 @@ fn supported<T: Operations>(features: XdpFeatures) -> u32 {
     bits
 }
 
+/// Frees the interrupt line [`NetDevice::request_irq`] requested for `dev`, if any, waiting for
+/// its handler to return.
+///
+/// # Safety
+///
+/// `dev` must be valid, RTNL held, and the device not running.
+unsafe fn free_irq(dev: *mut bindings::net_device) {
+    // SAFETY: By the safety requirements; `irq` is only written under RTNL.
+    unsafe {
+        let irq = (*dev).irq;
+        if irq != 0 {
+            bindings::free_irq(irq as u32, dev.cast());
+            core::ptr::write_volatile(core::ptr::addr_of_mut!((*dev).irq), 0);
+        }
+    }
+}
+
 /// Drops the private data of `dev` in place, then frees it.
 ///
 /// # Safety
@@ -966,8 +1145,16 @@ unsafe fn free<T: Operations>(dev: *mut bindings::net_device) {
 
 impl<T: Operations> Drop for Unregistered<T> {
     fn drop(&mut self) {
-        // SAFETY: By the type invariants.
-        unsafe { free::<T>(self.dev.as_ptr()) };
+        let dev = self.dev.as_ptr();
+        // SAFETY: By the type invariants the device is ours and not registered: the only
+        // reference to its parent is the one `set_parent()` took.
+        unsafe {
+            let parent = (*dev).dev.parent;
+            if !parent.is_null() {
+                bindings::put_device(parent);
+            }
+            free::<T>(dev);
+        }
     }
 }
 
@@ -1034,6 +1221,11 @@ impl<T: Operations> Adapter<T> {
         } else {
             None
         },
+        ndo_set_rx_mode: if T::HAS_SET_RX_MODE {
+            Some(Self::set_rx_mode)
+        } else {
+            None
+        },
         ndo_tx_timeout: if T::HAS_TX_TIMEOUT {
             Some(Self::tx_timeout)
         } else {
@@ -1077,8 +1269,37 @@ impl<T: Operations> Adapter<T> {
     unsafe extern "C" fn open(dev: *mut bindings::net_device) -> crate::ffi::c_int {
         // SAFETY: The device is `T`'s (its ops are `T`'s) and valid during the call, which the
         // core makes under RTNL.
-        let (dev, rtnl) = unsafe { (NetDevice::<T>::from_raw(dev), Rtnl::assume()) };
-        from_result(|| T::open(dev, rtnl).map(|()| 0))
+        let (ndev, rtnl) = unsafe { (NetDevice::<T>::from_raw(dev), Rtnl::assume()) };
+        let res = T::open(ndev, rtnl);
+        if res.is_err() {
+            // SAFETY: The device is valid; RTNL is held; it does not come up.
+            unsafe { free_irq(dev) };
+        }
+        from_result(|| res.map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core with one of `T`'s devices, holding its address lock.
+    unsafe extern "C" fn set_rx_mode(dev: *mut bindings::net_device) {
+        // SAFETY: The device is `T`'s and valid during the call.
+        let ndev = unsafe { NetDevice::<T>::from_raw(dev) };
+        // INVARIANT: The core holds the address lock for the call, which the borrow lasts.
+        T::set_rx_mode(ndev, &RxMode { dev: ndev })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the interrupt core for a line [`NetDevice::request_irq`] requested, with its
+    /// cookie: one of `T`'s devices.
+    unsafe extern "C" fn interrupt(
+        _irq: crate::ffi::c_int,
+        cookie: *mut crate::ffi::c_void,
+    ) -> bindings::irqreturn_t {
+        // SAFETY: The cookie is `T`'s device, and its line is only requested while the device
+        // is up, so its data is initialized and stays so for the call.
+        let dev = unsafe { NetDevice::<T>::from_raw(cookie.cast()) };
+        T::interrupt(dev).as_raw()
     }
 
     /// # Safety
@@ -1095,6 +1316,8 @@ impl<T: Operations> Adapter<T> {
         // SAFETY: Every NAPI instance of the device was added by `Napi::new()` (the only way
         // for a Rust driver); RTNL is held.
         unsafe { super::napi::disable_all(dev) };
+        // SAFETY: The device is valid and RTNL held; it is down.
+        unsafe { free_irq(dev) };
         from_result(|| res.map(|()| 0))
     }
 

@@ -75,7 +75,7 @@
 //! ```
 
 use crate::{
-    bindings, device,
+    bindings, c_str, device,
     dma::DmaAddr,
     error::{code::*, Result},
     init::PinInit,
@@ -87,13 +87,13 @@ use crate::{
         rx::{MappingLease, XdpTx, XdpTxFrame},
         xdp::{FrameBulk, XdpFrame, XmitFrames},
     },
-    new_spinlock,
     prelude::*,
+    static_lock_class,
     sync::{
         lock::{spinlock::SpinLockBackend, Guard},
         rcu,
         u64_stats::{Counter, U64StatsSync, Update},
-        SpinLock,
+        LockClassKey, SpinLock,
     },
     types::ARef,
 };
@@ -690,11 +690,21 @@ fn lock_any<T>(lock: &SpinLock<T>) -> Option<Guard<'_, T, SpinLockBackend>> {
     }
 }
 
+/// The name and lockdep class of every engine's lock. `new_spinlock!` in the generic
+/// [`Queue::new`] would give one class key (a static is not duplicated per instance) but a name
+/// string per crate that instantiates it, which lockdep reports as a class with two names: the
+/// name lives here, in a function that is never inlined.
+#[inline(never)]
+fn inner_lock_class() -> (&'static CStr, &'static LockClassKey) {
+    (c_str!("tx::Queue::inner"), static_lock_class!())
+}
+
 impl<R: Ring> Queue<R> {
     /// Creates a stopped queue.
     pub fn new() -> impl PinInit<Self, Error> {
+        let (name, key) = inner_lock_class();
         try_pin_init!(Self {
-            inner <- new_spinlock!(None),
+            inner <- SpinLock::new(None, name, key),
             bound: AtomicPtr::new(core::ptr::null_mut()),
             used: AtomicU32::new(0),
             sync <- U64StatsSync::new(),

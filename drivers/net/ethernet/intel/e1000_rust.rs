@@ -1,0 +1,699 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Intel 82540EM Gigabit Ethernet controller (as QEMU's `-device e1000` emulates it), on the
+//! Rust networking core's queue engines.
+//!
+//! The driver only speaks the hardware: its registers, its receive and transmit descriptors,
+//! its EEPROM and its interrupt causes. Page pools, XDP, skbs, GRO, BQL and the counters come
+//! from [`kernel::net::rx`] and [`kernel::net::tx`].
+//!
+//! Register and descriptor layouts are from Intel's "PCI/PCI-X Family of Gigabit Ethernet
+//! Controllers Software Developer's Manual" (8254x).
+
+use kernel::{
+    c_str, delay,
+    device::Device as DmaDevice,
+    dma::CoherentAllocation,
+    irq::{self, IrqReturn},
+    net::{
+        ethtool::{self, DrvInfo, RingParam},
+        napi::{self, CleanContext, Napi, Poll, PollContext},
+        netdev::{
+            LinkStats64, MacAddress, NetDevice, Operations, QueueStatsRx, QueueStatsTx,
+            Registration, Rtnl, RxMode, TxResult, TxSkb, Unregistered, Xmit,
+        },
+        rx, tx,
+        xdp::{Features, Prog, XmitFrames},
+    },
+    new_spinlock, pci,
+    prelude::*,
+    sync::{Arc, SpinLock},
+    types::ARef,
+};
+
+/// Bytes of register space in BAR 0.
+const BAR_SIZE: usize = 0x20000;
+
+/// The device's registers.
+type Regs = pci::Bar<BAR_SIZE>;
+
+/// The device: its registers, and the receive control register, which the rings and the
+/// receive filter share (`set_rx_mode` is not serialized with `open` and `stop`).
+#[pin_data]
+struct Hw {
+    regs: Regs,
+    /// What RCTL holds; written under this lock only.
+    #[pin]
+    rctl: SpinLock<u32>,
+}
+
+impl Hw {
+    /// Changes RCTL to `f` of its value.
+    fn update_rctl(&self, f: impl FnOnce(u32) -> u32) {
+        napi::bh_off(|| {
+            let mut rctl = self.rctl.lock();
+            *rctl = f(*rctl);
+            self.regs.write32(*rctl, RCTL);
+        });
+    }
+}
+
+impl core::ops::Deref for Hw {
+    type Target = Regs;
+
+    fn deref(&self) -> &Regs {
+        &self.regs
+    }
+}
+
+// Registers (offsets in BAR 0).
+const CTRL: usize = 0x0000;
+const STATUS: usize = 0x0008;
+const EERD: usize = 0x0014;
+const ICR: usize = 0x00c0;
+const ITR: usize = 0x00c4;
+const IMS: usize = 0x00d0;
+const IMC: usize = 0x00d8;
+const RCTL: usize = 0x0100;
+const TCTL: usize = 0x0400;
+const TIPG: usize = 0x0410;
+const RDBAL: usize = 0x2800;
+const RDBAH: usize = 0x2804;
+const RDLEN: usize = 0x2808;
+const RDH: usize = 0x2810;
+const RDT: usize = 0x2818;
+const TDBAL: usize = 0x3800;
+const TDBAH: usize = 0x3804;
+const TDLEN: usize = 0x3808;
+const TDH: usize = 0x3810;
+const TDT: usize = 0x3818;
+const MTA: usize = 0x5200;
+const RAL0: usize = 0x5400;
+const RAH0: usize = 0x5404;
+
+// CTRL bits.
+const CTRL_ASDE: u32 = 1 << 5;
+const CTRL_SLU: u32 = 1 << 6;
+const CTRL_RST: u32 = 1 << 26;
+
+// STATUS bits.
+const STATUS_LU: u32 = 1 << 1;
+
+// EERD bits.
+const EERD_START: u32 = 1 << 0;
+const EERD_DONE: u32 = 1 << 4;
+
+// Interrupt causes (ICR, IMS, IMC).
+const INT_TXDW: u32 = 1 << 0;
+const INT_LSC: u32 = 1 << 2;
+const INT_RXDMT0: u32 = 1 << 4;
+const INT_RXO: u32 = 1 << 6;
+const INT_RXT0: u32 = 1 << 7;
+/// The causes the driver serves.
+const INT_ENABLED: u32 = INT_TXDW | INT_LSC | INT_RXDMT0 | INT_RXO | INT_RXT0;
+/// The causes the NAPI poll serves.
+const INT_POLL: u32 = INT_TXDW | INT_RXDMT0 | INT_RXO | INT_RXT0;
+
+// RCTL bits: enable, broadcasts, 2048-byte buffers (BSIZE 0), strip the CRC.
+const RCTL_EN: u32 = 1 << 1;
+const RCTL_UPE: u32 = 1 << 3;
+const RCTL_MPE: u32 = 1 << 4;
+const RCTL_BAM: u32 = 1 << 15;
+const RCTL_SECRC: u32 = 1 << 26;
+
+// TCTL bits: enable, pad short packets, collision threshold and distance (full duplex).
+const TCTL_EN: u32 = 1 << 1;
+const TCTL_PSP: u32 = 1 << 3;
+const TCTL_CT: u32 = 0x10 << 4;
+const TCTL_COLD: u32 = 0x40 << 12;
+
+/// Inter-packet gap for copper: IPGT 10, IPGR1 8, IPGR2 6.
+const TIPG_COPPER: u32 = 10 | (8 << 10) | (6 << 20);
+
+/// Interrupt throttling: at most one interrupt per 256 ns units given here (about 20000 per
+/// second), which serves latency and throughput alike.
+const ITR_DEFAULT: u32 = 196;
+
+// Descriptor status and command bits.
+const DESC_DD: u64 = 1 << 32;
+const RX_EOP: u64 = 1 << 33;
+/// Receive errors: CRC, symbol, sequence, carrier extension, data.
+const RX_ERRORS: u64 = (0x01 | 0x02 | 0x04 | 0x10 | 0x80) << 40;
+const TX_CMD_EOP: u64 = 1 << 24;
+const TX_CMD_IFCS: u64 = 1 << 25;
+const TX_CMD_RS: u64 = 1 << 27;
+
+/// Descriptors per ring (multiples of 8: the ring length is a multiple of 128 bytes).
+const RX_SIZE: u32 = 256;
+const TX_SIZE: u32 = 256;
+
+/// Bytes the device writes into one receive buffer (RCTL.BSIZE 2048).
+const RX_BUF_LEN: u32 = 2048;
+
+/// A descriptor: the buffer's address, then the length, command and status word.
+type RawDesc = [u64; 2];
+
+/// The registers of a descriptor ring.
+struct RingRegs {
+    base_lo: usize,
+    base_hi: usize,
+    len: usize,
+    head: usize,
+    tail: usize,
+}
+
+const RX_REGS: RingRegs = RingRegs {
+    base_lo: RDBAL,
+    base_hi: RDBAH,
+    len: RDLEN,
+    head: RDH,
+    tail: RDT,
+};
+
+const TX_REGS: RingRegs = RingRegs {
+    base_lo: TDBAL,
+    base_hi: TDBAH,
+    len: TDLEN,
+    head: TDH,
+    tail: TDT,
+};
+
+/// Tells the device where a descriptor ring is, with nothing posted on it.
+fn program_ring(regs: &Regs, r: &RingRegs, descs: &CoherentAllocation<RawDesc>) -> Result {
+    let addr = descs.dma_handle();
+    regs.try_write32(addr as u32, r.base_lo)?;
+    regs.try_write32((addr >> 32) as u32, r.base_hi)?;
+    regs.try_write32(descs.size() as u32, r.len)?;
+    regs.try_write32(0, r.head)?;
+    regs.try_write32(0, r.tail)
+}
+
+/// The receive ring.
+struct RxRing {
+    regs: Arc<Hw>,
+    descs: CoherentAllocation<RawDesc>,
+}
+
+impl rx::Ring for RxRing {
+    fn post(&mut self, index: u32, addr: u64, _len: u32) {
+        let _ = self.descs.write(index as usize, [addr.to_le(), 0]);
+    }
+
+    fn completed(&mut self, index: u32) -> Option<rx::Completion> {
+        let [_, w] = self
+            .descs
+            .read_completed(index as usize, |d| u64::from_le(d[1]) & DESC_DD != 0)
+            .ok()??;
+        let w = u64::from_le(w);
+        let mut c = rx::Completion::new((w & 0xffff) as u32);
+        c.eop = w & RX_EOP != 0;
+        c.error = w & RX_ERRORS != 0;
+        Some(c)
+    }
+
+    fn doorbell(&mut self, tail: u32) {
+        self.regs.write32(tail, RDT);
+    }
+
+    fn quiesce(&mut self) {
+        self.regs.update_rctl(|rctl| rctl & !RCTL_EN);
+        self.regs.flush(STATUS);
+        // The receiver finishes the frame it is writing.
+        delay::msleep(10);
+    }
+}
+
+/// The transmit ring.
+struct TxRing {
+    regs: Arc<Hw>,
+    descs: CoherentAllocation<RawDesc>,
+}
+
+impl tx::Ring for TxRing {
+    fn write(&mut self, index: u32, desc: &tx::Desc) {
+        let mut w = u64::from(desc.len) | TX_CMD_IFCS | TX_CMD_RS;
+        if desc.last {
+            w |= TX_CMD_EOP;
+        }
+        let _ = self
+            .descs
+            .write(index as usize, [desc.addr.to_le(), w.to_le()]);
+    }
+
+    fn completed(&mut self, index: u32) -> bool {
+        self.descs
+            .read(index as usize)
+            .is_ok_and(|d| u64::from_le(d[1]) & DESC_DD != 0)
+    }
+
+    fn doorbell(&mut self, tail: u32) {
+        self.regs.write32(tail, TDT);
+    }
+
+    fn quiesce(&mut self) {
+        self.regs.write32(self.regs.read32(TCTL) & !TCTL_EN, TCTL);
+        self.regs.flush(STATUS);
+        delay::msleep(10);
+    }
+}
+
+/// The one channel: its NAPI instance polls both rings.
+#[pin_data]
+struct Chan {
+    #[pin]
+    rx: rx::Shared,
+    #[pin]
+    txq: tx::Queue<TxRing>,
+    regs: Arc<Hw>,
+    dma: ARef<DmaDevice>,
+}
+
+impl rx::HasShared for Chan {
+    fn rx_shared(&self) -> &rx::Shared {
+        &self.rx
+    }
+}
+
+impl Poll for Chan {
+    type State = rx::Queue<RxRing>;
+
+    fn poll(&self, queue: Pin<&mut rx::Queue<RxRing>>, ctx: &mut PollContext<'_>) -> u32 {
+        self.txq.complete(ctx);
+        queue.poll(Some(&self.txq), ctx)
+    }
+
+    fn poll_tx(&self, _queue: Pin<&mut rx::Queue<RxRing>>, ctx: &CleanContext<'_>) {
+        self.txq.complete(ctx);
+    }
+
+    fn rearm(&self) {
+        self.regs.write32(INT_ENABLED, IMS);
+    }
+}
+
+/// The private data of a net device.
+#[pin_data]
+struct Priv {
+    #[pin]
+    napi: Napi<Chan>,
+    regs: Arc<Hw>,
+    pdev: ARef<pci::Device>,
+}
+
+struct E1000;
+
+impl E1000 {
+    /// Updates the carrier from the link state.
+    fn link(dev: &NetDevice<Self>) {
+        if dev.data().regs.read32(STATUS) & STATUS_LU != 0 {
+            dev.carrier_on();
+        } else {
+            dev.carrier_off();
+        }
+    }
+
+    /// Starts both rings; on failure, nothing is left started.
+    fn start_rings(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
+        let p = dev.data();
+        let napi = &p.napi;
+        let ch = napi.data();
+        let regs = &p.regs;
+
+        let descs = CoherentAllocation::alloc_coherent(&ch.dma, TX_SIZE as usize, GFP_KERNEL)?;
+        program_ring(regs, &TX_REGS, &descs)?;
+        let ring = TxRing {
+            regs: regs.clone(),
+            descs,
+        };
+        ch.txq
+            .start(dev, rtnl, ring, &tx::Config::new(TX_SIZE, 0, &ch.dma))?;
+        regs.write32(TIPG_COPPER, TIPG);
+        regs.write32(TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD, TCTL);
+
+        let started = CoherentAllocation::alloc_coherent(&ch.dma, RX_SIZE as usize, GFP_KERNEL)
+            .and_then(|descs| {
+                program_ring(regs, &RX_REGS, &descs)?;
+                let ring = RxRing {
+                    regs: regs.clone(),
+                    descs,
+                };
+                let config = rx::Config::new(RX_SIZE, 0)
+                    .dma(&ch.dma)
+                    .buf_len(RX_BUF_LEN)
+                    .xdp_tx();
+                napi.with_state(rtnl, |q| q.start(napi, rtnl, ring, &config))?
+            });
+        if let Err(e) = started {
+            ch.txq.stop(rtnl)?;
+            return Err(e);
+        }
+        // The address filter bits are set_rx_mode()'s, which the core calls after open.
+        regs.update_rctl(|rctl| rctl | RCTL_EN | RCTL_BAM | RCTL_SECRC);
+        Ok(())
+    }
+
+    /// Stops both rings: transmit first, as its `XDP_TX` frames use the receive pool.
+    fn stop_rings(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
+        let napi = &dev.data().napi;
+        napi.data().txq.stop(rtnl)?;
+        napi.with_state(rtnl, |q| q.stop(rtnl).map(drop))?
+    }
+}
+
+#[vtable]
+impl Operations for E1000 {
+    type Data = Priv;
+
+    fn open(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
+        let p = dev.data();
+        Self::start_rings(dev, rtnl)?;
+        let res = p
+            .napi
+            .enable(rtnl)
+            .and_then(|()| dev.request_irq(rtnl, p.pdev.irq(), irq::Flags::SHARED));
+        if let Err(e) = res {
+            p.napi.disable(rtnl);
+            Self::stop_rings(dev, rtnl)?;
+            return Err(e);
+        }
+        p.regs.write32(ITR_DEFAULT, ITR);
+        p.regs.write32(INT_ENABLED, IMS);
+        Self::link(dev);
+        Ok(())
+    }
+
+    fn stop(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
+        let p = dev.data();
+        // The poll first: it unmasks the interrupt when it is done.
+        p.napi.disable(rtnl);
+        p.regs.write32(!0, IMC);
+        p.regs.flush(STATUS);
+        dev.carrier_off();
+        Self::stop_rings(dev, rtnl)
+    }
+
+    fn set_rx_mode(dev: &NetDevice<Self>, mode: &RxMode<'_>) {
+        let regs = &dev.data().regs;
+        let filter = if mode.promisc() {
+            RCTL_UPE | RCTL_MPE
+        } else if mode.allmulti() {
+            RCTL_MPE
+        } else {
+            0
+        };
+        // The multicast table: with RCTL.MO 0, bits 47:36 of an address select its bit.
+        let mut mta = [0u32; 128];
+        for addr in mode.mc_addrs() {
+            let hash = ((u16::from(addr[4]) >> 4) | (u16::from(addr[5]) << 4)) & 0xfff;
+            mta[usize::from(hash >> 5)] |= 1 << (hash & 0x1f);
+        }
+        for (i, bits) in mta.iter().enumerate() {
+            let _ = regs.try_write32(*bits, MTA + 4 * i);
+        }
+        regs.update_rctl(|rctl| rctl & !(RCTL_UPE | RCTL_MPE) | filter);
+    }
+
+    fn interrupt(dev: &NetDevice<Self>) -> IrqReturn {
+        let p = dev.data();
+        // Reading the causes acknowledges them.
+        let icr = p.regs.read32(ICR);
+        if icr & INT_ENABLED == 0 {
+            return IrqReturn::None;
+        }
+        // Acknowledged only, while the device is brought up or down.
+        if !dev.is_running() {
+            return IrqReturn::Handled;
+        }
+        if icr & INT_LSC != 0 {
+            Self::link(dev);
+        }
+        if icr & INT_POLL != 0 {
+            // Masked until the poll is done with the rings.
+            p.regs.write32(!0, IMC);
+            p.napi.schedule();
+        }
+        IrqReturn::Handled
+    }
+
+    fn start_xmit(dev: &NetDevice<Self>, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
+        dev.data().napi.data().txq.xmit(skb, xmit)
+    }
+
+    fn get_stats64(dev: &NetDevice<Self>, stats: &mut LinkStats64) {
+        let ch = dev.data().get_ref().napi.data();
+        let (rx, tx) = (ch.rx.stats(), ch.txq.stats());
+        stats.rx_packets = rx.packets;
+        stats.rx_bytes = rx.bytes;
+        stats.rx_errors = rx.hw_errors;
+        stats.rx_dropped =
+            rx.dropped + rx.xdp_drop + rx.xdp_tx_err + rx.xdp_redirect_err + rx.xdp_aborted;
+        stats.tx_packets = tx.packets;
+        stats.tx_bytes = tx.bytes;
+        stats.tx_dropped = tx.dropped + tx.xdp_dropped;
+    }
+
+    fn xdp_setup_prog(
+        dev: &NetDevice<Self>,
+        _rtnl: &Rtnl,
+        prog: Option<Prog>,
+        extack: &kernel::net::netdev::ExtAck<'_>,
+    ) -> Result {
+        drop(dev.data().napi.data().rx.set_prog(dev, prog, extack)?);
+        Ok(())
+    }
+
+    fn xdp_xmit(dev: &NetDevice<Self>, frames: &mut XmitFrames<'_>, flush: bool) {
+        dev.data().napi.data().txq.xdp_xmit(frames, flush);
+    }
+
+    fn change_mtu(dev: &NetDevice<Self>, _rtnl: &Rtnl, mtu: u32) -> Result {
+        dev.data().napi.data().rx.check_mtu(mtu)
+    }
+
+    fn queue_stats_rx(dev: &NetDevice<Self>, _queue: u32, stats: &mut QueueStatsRx) {
+        dev.data().napi.data().rx.queue_stats(stats);
+    }
+
+    fn queue_stats_tx(dev: &NetDevice<Self>, _queue: u32, stats: &mut QueueStatsTx) {
+        dev.data().napi.data().txq.queue_stats(stats);
+    }
+
+    fn base_stats(_dev: &NetDevice<Self>, rx: &mut QueueStatsRx, tx: &mut QueueStatsTx) {
+        // The one queue pair counts everything: nothing besides it.
+        rx.packets = 0;
+        rx.bytes = 0;
+        rx.alloc_fail = 0;
+        rx.hw_drops = 0;
+        rx.csum_unnecessary = 0;
+        rx.csum_none = 0;
+        tx.packets = 0;
+        tx.bytes = 0;
+        tx.hw_drops = 0;
+        tx.stop = 0;
+        tx.wake = 0;
+    }
+}
+
+#[vtable]
+impl ethtool::Operations for E1000 {
+    const STAT_NAMES: &'static [&'static str] = &[
+        "rx_packets",
+        "rx_bytes",
+        "rx_alloc_fail",
+        "rx_hw_errors",
+        "rx_dropped",
+        "rx_xdp_pass",
+        "rx_xdp_drop",
+        "rx_xdp_tx",
+        "rx_xdp_tx_errors",
+        "rx_xdp_redirect",
+        "rx_xdp_redirect_errors",
+        "rx_xdp_aborted",
+        "tx_packets",
+        "tx_bytes",
+        "tx_dropped",
+        "tx_busy",
+        "tx_stops",
+        "tx_wakes",
+        "tx_xdp_frames",
+        "tx_xdp_dropped",
+        "tx_timeouts",
+    ];
+
+    fn get_drvinfo(_dev: &NetDevice<Self>, info: &mut DrvInfo<'_>) {
+        info.set_driver("e1000_rust");
+    }
+
+    fn get_link(dev: &NetDevice<Self>) -> bool {
+        dev.data().regs.read32(STATUS) & STATUS_LU != 0
+    }
+
+    fn get_ringparam(_dev: &NetDevice<Self>, ring: &mut RingParam) {
+        ring.rx_max_pending = RX_SIZE;
+        ring.tx_max_pending = TX_SIZE;
+        ring.rx_pending = RX_SIZE;
+        ring.tx_pending = TX_SIZE;
+    }
+
+    fn get_stats(dev: &NetDevice<Self>, values: &mut [u64]) {
+        let ch = dev.data().get_ref().napi.data();
+        let (r, t) = (ch.rx.stats(), ch.txq.stats());
+        let all = [
+            r.packets,
+            r.bytes,
+            r.alloc_fail,
+            r.hw_errors,
+            r.dropped,
+            r.xdp_pass,
+            r.xdp_drop,
+            r.xdp_tx,
+            r.xdp_tx_err,
+            r.xdp_redirect,
+            r.xdp_redirect_err,
+            r.xdp_aborted,
+            t.packets,
+            t.bytes,
+            t.dropped,
+            t.busy,
+            t.stops,
+            t.wakes,
+            t.xdp_frames,
+            t.xdp_dropped,
+            t.timeouts,
+        ];
+        for (v, a) in values.iter_mut().zip(all) {
+            *v = a;
+        }
+    }
+}
+
+/// Reads word `addr` of the EEPROM through the EERD register.
+fn eeprom_read(regs: &Regs, addr: u8) -> Result<u16> {
+    regs.write32(EERD_START | (u32::from(addr) << 8), EERD);
+    for _ in 0..1000 {
+        let v = regs.read32(EERD);
+        if v & EERD_DONE != 0 {
+            return Ok((v >> 16) as u16);
+        }
+        delay::udelay(5);
+    }
+    Err(ETIMEDOUT)
+}
+
+/// Reads the MAC address from the EEPROM, whose first 64 words sum to 0xbaba.
+fn read_mac(regs: &Regs) -> Result<MacAddress> {
+    let mut words = [0u16; 64];
+    for (i, w) in words.iter_mut().enumerate() {
+        *w = eeprom_read(regs, i as u8)?;
+    }
+    let sum = words.iter().fold(0u16, |s, &w| s.wrapping_add(w));
+    if sum != 0xbaba {
+        pr_err!("EEPROM checksum 0x{:04x}, not 0xbaba\n", sum);
+        return Err(EIO);
+    }
+    let mut mac = [0u8; 6];
+    for (i, w) in words[..3].iter().enumerate() {
+        mac[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes());
+    }
+    Ok(mac)
+}
+
+/// Resets the device, leaving its interrupts masked and its link set up.
+fn reset(regs: &Regs) {
+    regs.write32(!0, IMC);
+    regs.write32(regs.read32(CTRL) | CTRL_RST, CTRL);
+    // The reset takes about a microsecond; registers read back after it.
+    delay::msleep(1);
+    regs.write32(!0, IMC);
+    let _ = regs.read32(ICR);
+    regs.write32(regs.read32(CTRL) | CTRL_SLU | CTRL_ASDE, CTRL);
+}
+
+/// Resets the device when the driver lets it go: after its net device is unregistered (which
+/// stopped its rings), before its BAR is unmapped.
+struct ResetOnDrop(Arc<Hw>);
+
+impl Drop for ResetOnDrop {
+    fn drop(&mut self) {
+        self.0.write32(!0, IMC);
+        self.0.write32(self.0.read32(CTRL) | CTRL_RST, CTRL);
+    }
+}
+
+/// A bound device. Fields drop in order: the net device first.
+struct Driver {
+    _netdev: Registration<E1000>,
+    _reset: ResetOnDrop,
+}
+
+kernel::pci_device_table!(
+    PCI_TABLE,
+    (),
+    [(pci::DeviceId::from_id(0x8086, 0x100e), ())]
+);
+
+impl pci::Driver for Driver {
+    type IdInfo = ();
+    const ID_TABLE: pci::IdTable<()> = PCI_TABLE;
+
+    fn probe(pdev: &pci::Device<pci::Core>, _info: &()) -> Result<Pin<KBox<Self>>> {
+        pdev.set_master();
+        // The 82540EM is a 32-bit PCI device: its 8254x siblings hang on 64-bit addresses there.
+        pdev.dma_set_mask_and_coherent(32)?;
+        let regs = Arc::pin_init(
+            try_pin_init!(Hw {
+                regs: pdev.iomap_region_sized::<BAR_SIZE>(0, c_str!("e1000_rust"))?,
+                rctl <- new_spinlock!(0),
+            }? Error),
+            GFP_KERNEL,
+        )?;
+        reset(&regs);
+        let mac = read_mac(&regs)?;
+        regs.write32(u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]), RAL0);
+        regs.write32(
+            u32::from(u16::from_le_bytes([mac[4], mac[5]])) | (1 << 31),
+            RAH0,
+        );
+        for i in 0..128 {
+            regs.try_write32(0, MTA + 4 * i)?;
+        }
+
+        let dma: ARef<DmaDevice> = pdev.as_ref().into();
+        let (r, r2) = (regs.clone(), regs.clone());
+        let pdev_ref: ARef<pci::Device> = (&**pdev).into();
+        let mut ndev = Unregistered::<E1000>::new_with(1, 1, |dev, slot| {
+            slot.init(try_pin_init!(Priv {
+                napi <- Napi::new(dev, try_pin_init!(Chan {
+                    rx <- rx::Shared::new(),
+                    txq <- tx::Queue::new(),
+                    regs: r,
+                    dma,
+                }? Error), rx::Queue::new()),
+                regs: r2,
+                pdev: pdev_ref,
+            }? Error))
+        })?;
+        ndev.set_parent(pdev.as_ref());
+        // Down until the device is up and its link is: the first carrier_on() is an event.
+        ndev.carrier_off();
+        ndev.set_mac_address(&mac)?;
+        ndev.set_ethtool_ops();
+        ndev.set_xdp_features(Features::BASIC | Features::REDIRECT | Features::NDO_XMIT);
+        let netdev = ndev.register()?;
+        Ok(KBox::pin(
+            Driver {
+                _netdev: netdev,
+                _reset: ResetOnDrop(regs),
+            },
+            GFP_KERNEL,
+        )?)
+    }
+}
+
+kernel::module_pci_driver! {
+    type: Driver,
+    name: "e1000_rust",
+    author: "rnetcore",
+    description: "Intel 82540EM Gigabit Ethernet, on the Rust networking core",
+    license: "GPL",
+}
