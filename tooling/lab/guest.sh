@@ -240,6 +240,43 @@ if [ "$MODE" = test ]; then
 	kmemleak_check selftests
 fi
 
+# Robustness: A taken down and up ROUNDS times, then unbound from its
+# driver and bound again ROUNDS times (each time a new net device, moved
+# back into nsA), with a ping through after each series.
+ROUNDS=${ROUNDS:-50}
+down_up() {
+	local i
+	for i in $(seq "$ROUNDS"); do
+		ip -n nsA link set "$A" down && ip -n nsA link set "$A" up || return 1
+	done
+	lab_carrier && ping_check nsA 192.0.2.2
+}
+rebind() {
+	local i bdf dev n
+	bdf=$(ip netns exec nsA readlink -f "/sys/class/net/$A/device") || return 1
+	bdf=${bdf##*/}
+	for i in $(seq "$ROUNDS"); do
+		echo "$bdf" >"/sys/bus/pci/drivers/$DRIVER/unbind" &&
+			echo "$bdf" >/sys/bus/pci/drivers_probe || return 1
+	done
+	# The last one's device, in the initial namespace under a new name.
+	for n in $(seq 50); do
+		dev=$(ls "/sys/bus/pci/devices/$bdf/net" 2>/dev/null) && [ -n "$dev" ] && break
+		sleep 0.1
+	done
+	[ -n "$dev" ] || return 1
+	ip link set "$dev" netns nsA && ip -n nsA link set "$dev" name "$A" &&
+		ip -n nsA addr add 192.0.2.1/24 dev "$A" &&
+		ip -n nsA addr add 2001:db8::1/64 dev "$A" nodad &&
+		ip -n nsA link set "$A" up && lab_carrier && ping_check nsA 192.0.2.2
+}
+if [ "$MODE" = test ]; then
+	check "down_up_x$ROUNDS" down_up
+	check "unbind_rebind_x$ROUNDS" rebind
+	splat_check robustness
+	kmemleak_check robustness
+fi
+
 # The whole run once more, and what is still allocated at the end.
 dmesg >"$OUTDIR/dmesg-end.txt"
 ! grep -q -E "$SPLAT" "$OUTDIR/dmesg-end.txt"
