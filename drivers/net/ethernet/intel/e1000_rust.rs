@@ -305,7 +305,7 @@ struct E1000;
 impl E1000 {
     /// Updates the carrier from the link state.
     fn link(dev: &NetDevice<Self>) {
-        if dev.data().regs.read32(STATUS) & STATUS_LU != 0 {
+        if link_up(&dev.data().regs) {
             dev.carrier_on();
         } else {
             dev.carrier_off();
@@ -525,7 +525,7 @@ impl ethtool::Operations for E1000 {
     }
 
     fn get_link(dev: &NetDevice<Self>) -> bool {
-        dev.data().regs.read32(STATUS) & STATUS_LU != 0
+        link_up(&dev.data().regs)
     }
 
     fn get_ringparam(_dev: &NetDevice<Self>, ring: &mut RingParam) {
@@ -598,10 +598,20 @@ fn read_mac(regs: &Regs) -> Result<MacAddress> {
     Ok(mac)
 }
 
-/// Resets the device, leaving its interrupts masked and its link set up.
-fn reset(regs: &Regs) {
+/// Returns whether the link is up.
+fn link_up(regs: &Regs) -> bool {
+    regs.read32(STATUS) & STATUS_LU != 0
+}
+
+/// Masks the device's interrupts and starts its reset.
+fn start_reset(regs: &Regs) {
     regs.write32(!0, IMC);
     regs.write32(regs.read32(CTRL) | CTRL_RST, CTRL);
+}
+
+/// Resets the device, leaving its interrupts masked and its link set up.
+fn reset(regs: &Regs) {
+    start_reset(regs);
     // The reset takes about a microsecond; registers read back after it.
     delay::msleep(1);
     regs.write32(!0, IMC);
@@ -615,8 +625,7 @@ struct ResetOnDrop(Arc<Hw>);
 
 impl Drop for ResetOnDrop {
     fn drop(&mut self) {
-        self.0.write32(!0, IMC);
-        self.0.write32(self.0.read32(CTRL) | CTRL_RST, CTRL);
+        start_reset(&self.0);
     }
 }
 
