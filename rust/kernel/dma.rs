@@ -8,6 +8,7 @@ use crate::{
     alloc::Flags,
     bindings, build_assert,
     device::Device,
+    devres::{BoundDevice, Devres},
     error::{code::*, Result},
     types::{ARef, AsBytes, FromBytes},
 };
@@ -50,25 +51,75 @@ impl DataDirection {
 /// [`crate::io::Io`]); reading what the device completed takes a barrier, which
 /// [`CoherentAllocation::read_completed`] provides.
 ///
-/// It is dropped in process context with interrupts on (`dma_free_attrs()` may unmap), while
-/// the device's driver is bound: a driver keeps its allocations in the data it drops at unbind.
+/// The memory belongs to the device's binding to its driver (a [`Devres`]): it is freed when
+/// this is dropped, or when the device is unbound, before the driver core tears down the
+/// device's DMA setup, whichever comes first. After an unbind, every access fails with `ENXIO`.
+/// It must be dropped in process context with interrupts on (`dma_free_attrs()` may unmap).
+pub struct CoherentAllocation<T: AsBytes + FromBytes + Send + Sync + 'static> {
+    mem: Devres<Coherent<T>>,
+    dma_handle: DmaAddr,
+    count: usize,
+}
+
+/// The memory of a [`CoherentAllocation`].
 ///
 /// # Invariants
 ///
 /// `cpu_addr` is the start of a coherent allocation of `count * size_of::<T>()` bytes (`count`
 /// at least 1, the size without overflow) for the device `dev`, at `dma_handle` for it, freed
 /// only on drop.
-pub struct CoherentAllocation<T: AsBytes + FromBytes> {
+struct Coherent<T> {
     dev: ARef<Device>,
     dma_handle: DmaAddr,
     count: usize,
     cpu_addr: NonNull<T>,
 }
 
-impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
-    /// Allocates `count` zeroed elements shared with `dev`. Fails with `EINVAL` if `count` is
-    /// zero or their size overflows, and with `ENOMEM` if the memory cannot be had.
-    pub fn alloc_coherent(dev: &Device, count: usize, gfp: Flags) -> Result<Self> {
+impl<T> Coherent<T> {
+    fn size(&self) -> usize {
+        // No overflow, by the type invariants.
+        self.count * core::mem::size_of::<T>()
+    }
+
+    fn ptr(&self, index: usize) -> Result<*mut T> {
+        if index >= self.count {
+            return Err(EINVAL);
+        }
+        // SAFETY: `index` is inside the allocation, by the check and the type invariants.
+        Ok(unsafe { self.cpu_addr.as_ptr().add(index) })
+    }
+}
+
+impl<T> Drop for Coherent<T> {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants, the allocation is this one, for `dev`, of `size()`
+        // bytes at `dma_handle`, and nothing uses it after this.
+        unsafe {
+            bindings::dma_free_attrs(
+                self.dev.as_raw(),
+                self.size(),
+                self.cpu_addr.as_ptr().cast(),
+                self.dma_handle,
+                0,
+            )
+        };
+    }
+}
+
+// SAFETY: The allocation may be freed from any thread; `T` is plain data.
+unsafe impl<T: AsBytes + FromBytes + Send> Send for Coherent<T> {}
+
+// SAFETY: `&Coherent` only copies elements in and out with volatile accesses, which any thread
+// may do (the device does too); `T` is plain data.
+unsafe impl<T: AsBytes + FromBytes + Sync> Sync for Coherent<T> {}
+
+impl<T: AsBytes + FromBytes + Send + Sync + 'static> CoherentAllocation<T> {
+    /// Allocates `count` zeroed elements shared with `dev`, for as long as `dev` stays bound to
+    /// the calling driver. Fails with `EINVAL` if `count` is zero or their size overflows, and
+    /// with `ENOMEM` if the memory cannot be had.
+    pub fn alloc_coherent(dev: &impl BoundDevice, count: usize, gfp: Flags) -> Result<Self> {
+        let bound = dev;
+        let dev = bound.device();
         build_assert!(
             core::mem::size_of::<T>() > 0,
             "a coherent allocation of zero-sized elements"
@@ -85,11 +136,16 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
         };
         let cpu_addr = NonNull::new(cpu_addr.cast::<T>()).ok_or(ENOMEM)?;
         // INVARIANT: Allocated above, of `size` bytes for `count` elements, at `dma_handle`.
-        Ok(Self {
+        let mem = Coherent {
             dev: dev.into(),
             dma_handle,
             count,
             cpu_addr,
+        };
+        Ok(Self {
+            mem: Devres::new(bound, mem, gfp)?,
+            dma_handle,
+            count,
         })
     }
 
@@ -100,7 +156,7 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
 
     /// Returns the size of the allocation in bytes.
     pub fn size(&self) -> usize {
-        // No overflow, by the type invariants.
+        // No overflow: checked at allocation.
         self.count * core::mem::size_of::<T>()
     }
 
@@ -118,26 +174,22 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
         Ok(self.dma_handle + (index * core::mem::size_of::<T>()) as DmaAddr)
     }
 
-    fn ptr(&self, index: usize) -> Result<*mut T> {
-        if index >= self.count {
-            return Err(EINVAL);
-        }
-        // SAFETY: `index` is inside the allocation, by the check and the type invariants.
-        Ok(unsafe { self.cpu_addr.as_ptr().add(index) })
-    }
-
-    /// Returns a copy of element `index`, or `EINVAL` if there is none.
+    /// Returns a copy of element `index`; `EINVAL` if there is none, `ENXIO` once the device
+    /// was unbound.
     pub fn read(&self, index: usize) -> Result<T> {
-        let ptr = self.ptr(index)?;
-        // SAFETY: `ptr` is an element of the allocation, aligned (the allocation is page
-        // aligned, elements follow at their size), and any bit pattern is a `T`; the device
-        // may write it meanwhile, hence the volatile access.
+        let mem = self.mem.try_access().ok_or(ENXIO)?;
+        let ptr = mem.ptr(index)?;
+        // SAFETY: `ptr` is an element of the allocation, which `mem` keeps, aligned (the
+        // allocation is page aligned, elements follow at their size), and any bit pattern is a
+        // `T`; the device may write it meanwhile, hence the volatile access.
         Ok(unsafe { ptr.read_volatile() })
     }
 
-    /// Writes `value` to element `index`, or fails with `EINVAL` if there is none.
+    /// Writes `value` to element `index`; fails with `EINVAL` if there is none, `ENXIO` once
+    /// the device was unbound.
     pub fn write(&self, index: usize, value: T) -> Result {
-        let ptr = self.ptr(index)?;
+        let mem = self.mem.try_access().ok_or(ENXIO)?;
+        let ptr = mem.ptr(index)?;
         // SAFETY: As in `read`; no reference to the memory exists.
         unsafe { ptr.write_volatile(value) };
         Ok(())
@@ -155,26 +207,6 @@ impl<T: AsBytes + FromBytes> CoherentAllocation<T> {
         self.read(index).map(Some)
     }
 }
-
-impl<T: AsBytes + FromBytes> Drop for CoherentAllocation<T> {
-    fn drop(&mut self) {
-        // SAFETY: By the type invariants, the allocation is this one, for `dev`, of `size()`
-        // bytes at `dma_handle`, and nothing uses it after this.
-        unsafe {
-            bindings::dma_free_attrs(
-                self.dev.as_raw(),
-                self.size(),
-                self.cpu_addr.as_ptr().cast(),
-                self.dma_handle,
-                0,
-            )
-        };
-    }
-}
-
-// SAFETY: The allocation may be freed, and its elements copied in and out, from any thread;
-// `T` is plain data.
-unsafe impl<T: AsBytes + FromBytes + Send> Send for CoherentAllocation<T> {}
 
 #[cfg(CONFIG_RUST_DRIVER_KUNIT_TEST)]
 mod tests;

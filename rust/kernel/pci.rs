@@ -7,7 +7,8 @@
 //! enables the device's memory space before `probe`; there the driver gets the device as a
 //! [`Device<Core>`], with the calls that set it up (make it a bus master, set its DMA mask, map
 //! its BARs). The adapter disables the device when it is unbound, after the driver's data is
-//! gone.
+//! gone. What belongs to the binding (a BAR's mapping) comes as a [`Devres`], released at
+//! unbind even if the driver kept it.
 //!
 //! C header: [`include/linux/pci.h`](srctree/include/linux/pci.h)
 //!
@@ -15,6 +16,7 @@
 
 use crate::{
     bindings, device,
+    devres::{BoundDevice, Devres},
     error::{code::*, from_result, to_result, Error, Result},
     init,
     io::{Io, IoRaw},
@@ -136,12 +138,24 @@ impl Device<Core> {
     /// Requests BAR `bar` for `name` and maps it: its first `SIZE` bytes are checked at compile
     /// time. Fails with `EINVAL` if the BAR is not memory or is smaller than `SIZE`, `EBUSY` if
     /// another driver holds it, `ENOMEM` if it cannot be mapped.
+    ///
+    /// The BAR belongs to the device's binding to this driver: it is unmapped and released
+    /// when the [`Devres`] is dropped, or at unbind at the latest, after which
+    /// [`Devres::try_access`] finds nothing.
     pub fn iomap_region_sized<const SIZE: usize>(
         &self,
         bar: u32,
         name: &'static CStr,
-    ) -> Result<Bar<SIZE>> {
-        Bar::new(self, bar, name)
+    ) -> Result<Devres<Bar<SIZE>>> {
+        Devres::new(self, Bar::new(self, bar, name)?, GFP_KERNEL)
+    }
+}
+
+// SAFETY: A `Device<Core>` is only given to its driver's `probe` and `remove`, which the driver
+// core calls with the device's lock held, before it releases the binding's resources.
+unsafe impl BoundDevice for Device<Core> {
+    fn device(&self) -> &device::Device {
+        self.as_ref()
     }
 }
 
@@ -183,8 +197,8 @@ unsafe impl Sync for Device {}
 /// A requested and mapped memory BAR of a PCI device; registers in its first `SIZE` bytes are
 /// reached with offsets checked at compile time (see [`Io`]).
 ///
-/// The BAR stays requested and mapped until this is dropped, which the driver does when it is
-/// unbound: its data holds the BAR.
+/// A driver has it as a [`Devres<Bar>`](Devres), from [`Device::iomap_region_sized`]: the BAR
+/// stays requested and mapped until that is dropped or the device is unbound.
 ///
 /// # Invariants
 ///

@@ -1,44 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! KUnit suite `rust_dma`: coherent allocations for a device of the test's own.
+//! KUnit suite `rust_dma`: coherent allocations for a device of the test's own, bound to a
+//! driver of its own (a KUnit device: DMA to 32-bit addresses).
 
 use super::CoherentAllocation;
 use crate::{
-    bindings, c_str, device::Device, kunit::Test, kunit_expect, kunit_expect_eq, kunit_test_suite,
+    devres::tests::bound_device, kunit::Test, kunit_expect, kunit_expect_eq, kunit_test_suite,
     prelude::*,
 };
-use core::{
-    ptr,
-    sync::atomic::{AtomicPtr, Ordering},
-};
-
-/// A device that can do DMA to all of memory, registered once for the suite.
-fn device() -> Result<&'static Device> {
-    static DEV: AtomicPtr<bindings::device> = AtomicPtr::new(ptr::null_mut());
-    let mut dev = DEV.load(Ordering::Acquire);
-    if dev.is_null() {
-        // SAFETY: FFI call; the name is a `'static` NUL-terminated string and the device is
-        // built in (no owning module).
-        let new = unsafe {
-            bindings::__root_device_register(c_str!("rust-dma-test").as_char_ptr(), ptr::null_mut())
-        };
-        dev = crate::error::from_err_ptr(new)?;
-        // SAFETY: `dev` is a registered device nothing else uses yet. Pointing `dma_mask` at the
-        // device's own coherent mask is what `dma_coerce_mask_and_coherent()` does for devices
-        // without a bus-provided mask.
-        unsafe {
-            (*dev).dma_mask = ptr::addr_of_mut!((*dev).coherent_dma_mask);
-            crate::error::to_result(bindings::dma_set_mask(dev, u64::MAX))?;
-            crate::error::to_result(bindings::dma_set_coherent_mask(dev, u64::MAX))?;
-        }
-        DEV.store(dev, Ordering::Release);
-    }
-    // SAFETY: The device stays registered, and valid, for good.
-    Ok(unsafe { Device::as_ref(dev) })
-}
 
 fn elements(test: &Test) -> Result {
-    let ring = CoherentAllocation::<u64>::alloc_coherent(device()?, 256, GFP_KERNEL)?;
+    let ring = CoherentAllocation::<u64>::alloc_coherent(&bound_device(test)?, 256, GFP_KERNEL)?;
     kunit_expect_eq!(test, (ring.count(), ring.size()), (256, 2048));
     kunit_expect!(test, ring.dma_handle() != 0);
     // Zeroed, like every coherent allocation.
@@ -70,7 +42,7 @@ unsafe impl crate::types::FromBytes for Desc {}
 unsafe impl crate::types::AsBytes for Desc {}
 
 fn completed_descriptors(test: &Test) -> Result {
-    let ring = CoherentAllocation::<Desc>::alloc_coherent(device()?, 4, GFP_KERNEL)?;
+    let ring = CoherentAllocation::<Desc>::alloc_coherent(&bound_device(test)?, 4, GFP_KERNEL)?;
     let done = |d: &Desc| d.status & 1 != 0;
     ring.write(
         0,
@@ -93,24 +65,41 @@ fn completed_descriptors(test: &Test) -> Result {
 }
 
 fn bad_sizes(test: &Test) -> Result {
-    let dev = device()?;
+    let dev = bound_device(test)?;
     kunit_expect_eq!(
         test,
-        CoherentAllocation::<u32>::alloc_coherent(dev, 0, GFP_KERNEL).err(),
+        CoherentAllocation::<u32>::alloc_coherent(&dev, 0, GFP_KERNEL).err(),
         Some(EINVAL)
     );
     kunit_expect_eq!(
         test,
-        CoherentAllocation::<u64>::alloc_coherent(dev, usize::MAX / 4, GFP_KERNEL).err(),
+        CoherentAllocation::<u64>::alloc_coherent(&dev, usize::MAX / 4, GFP_KERNEL).err(),
         Some(EINVAL)
     );
     // Too large to be had: a clean failure.
     kunit_expect_eq!(
         test,
-        CoherentAllocation::<u8>::alloc_coherent(dev, 1 << 40, GFP_KERNEL | __GFP_NOWARN).err(),
+        CoherentAllocation::<u8>::alloc_coherent(&dev, 1 << 40, GFP_KERNEL | __GFP_NOWARN).err(),
         Some(ENOMEM)
     );
     Ok(())
 }
 
-kunit_test_suite!(rust_dma, [elements, completed_descriptors, bad_sizes]);
+fn freed_at_unbind(test: &Test) -> Result {
+    let dev = bound_device(test)?;
+    let ring = CoherentAllocation::<u32>::alloc_coherent(&dev, 16, GFP_KERNEL)?;
+    ring.write(3, 7)?;
+    // The driver core frees the memory before it tears down the device's DMA setup; the
+    // allocation, kept past that, reaches nothing.
+    dev.unbind();
+    kunit_expect_eq!(test, ring.read(3), Err(ENXIO));
+    kunit_expect_eq!(test, ring.write(3, 1), Err(ENXIO));
+    kunit_expect_eq!(test, ring.read_completed(3, |_| true), Err(ENXIO));
+    kunit_expect_eq!(test, ring.count(), 16);
+    Ok(())
+}
+
+kunit_test_suite!(
+    rust_dma,
+    [elements, completed_descriptors, bad_sizes, freed_at_unbind]
+);

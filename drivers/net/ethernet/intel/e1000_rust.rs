@@ -13,6 +13,7 @@
 use kernel::{
     c_str, delay,
     device::Device as DmaDevice,
+    devres::Devres,
     dma::CoherentAllocation,
     irq::{self, IrqReturn},
     net::{
@@ -39,30 +40,49 @@ type Regs = pci::Bar<BAR_SIZE>;
 
 /// The device: its registers, and the receive control register, which the rings and the
 /// receive filter share (`set_rx_mode` is not serialized with `open` and `stop`).
+///
+/// Once the device is unbound its registers are gone: reads return all ones, as from a
+/// removed device, and writes go nowhere.
 #[pin_data]
 struct Hw {
-    regs: Regs,
+    regs: Devres<Regs>,
     /// What RCTL holds; written under this lock only.
     #[pin]
     rctl: SpinLock<u32>,
 }
 
 impl Hw {
+    #[inline(always)]
+    fn read32(&self, offset: usize) -> u32 {
+        self.regs.try_access().map_or(!0, |r| r.read32(offset))
+    }
+
+    #[inline(always)]
+    fn write32(&self, value: u32, offset: usize) {
+        if let Some(r) = self.regs.try_access() {
+            r.write32(value, offset);
+        }
+    }
+
+    fn try_write32(&self, value: u32, offset: usize) -> Result {
+        self.regs
+            .try_access_with(|r| r.try_write32(value, offset))?
+    }
+
+    /// Waits until the writes before reached the device.
+    fn flush(&self) {
+        if let Some(r) = self.regs.try_access() {
+            r.flush(STATUS);
+        }
+    }
+
     /// Changes RCTL to `f` of its value.
     fn update_rctl(&self, f: impl FnOnce(u32) -> u32) {
         napi::bh_off(|| {
             let mut rctl = self.rctl.lock();
             *rctl = f(*rctl);
-            self.regs.write32(*rctl, RCTL);
+            self.write32(*rctl, RCTL);
         });
-    }
-}
-
-impl core::ops::Deref for Hw {
-    type Target = Regs;
-
-    fn deref(&self) -> &Regs {
-        &self.regs
     }
 }
 
@@ -178,8 +198,15 @@ const TX_REGS: RingRegs = RingRegs {
     tail: TDT,
 };
 
+/// Descriptors of a ring, allocated at probe: the device's binding owns them (they are freed at
+/// unbind at the latest), and they are used from one `open` to the next `stop`.
+type Descs = Arc<CoherentAllocation<RawDesc>>;
+
 /// Tells the device where a descriptor ring is, with nothing posted on it.
-fn program_ring(regs: &Regs, r: &RingRegs, descs: &CoherentAllocation<RawDesc>) -> Result {
+fn program_ring(regs: &Hw, r: &RingRegs, descs: &Descs) -> Result {
+    for i in 0..descs.count() {
+        descs.write(i, [0, 0])?;
+    }
     let addr = descs.dma_handle();
     regs.try_write32(addr as u32, r.base_lo)?;
     regs.try_write32((addr >> 32) as u32, r.base_hi)?;
@@ -191,7 +218,7 @@ fn program_ring(regs: &Regs, r: &RingRegs, descs: &CoherentAllocation<RawDesc>) 
 /// The receive ring.
 struct RxRing {
     regs: Arc<Hw>,
-    descs: CoherentAllocation<RawDesc>,
+    descs: Descs,
 }
 
 impl rx::Ring for RxRing {
@@ -217,7 +244,7 @@ impl rx::Ring for RxRing {
 
     fn quiesce(&mut self) {
         self.regs.update_rctl(|rctl| rctl & !RCTL_EN);
-        self.regs.flush(STATUS);
+        self.regs.flush();
         // The receiver finishes the frame it is writing.
         delay::msleep(10);
     }
@@ -226,7 +253,7 @@ impl rx::Ring for RxRing {
 /// The transmit ring.
 struct TxRing {
     regs: Arc<Hw>,
-    descs: CoherentAllocation<RawDesc>,
+    descs: Descs,
 }
 
 impl tx::Ring for TxRing {
@@ -252,7 +279,7 @@ impl tx::Ring for TxRing {
 
     fn quiesce(&mut self) {
         self.regs.write32(self.regs.read32(TCTL) & !TCTL_EN, TCTL);
-        self.regs.flush(STATUS);
+        self.regs.flush();
         delay::msleep(10);
     }
 }
@@ -296,8 +323,15 @@ impl Poll for Chan {
 struct Priv {
     #[pin]
     napi: Napi<Chan>,
-    regs: Arc<Hw>,
     pdev: ARef<pci::Device>,
+    rx_descs: Descs,
+    tx_descs: Descs,
+}
+
+impl Priv {
+    fn regs(&self) -> &Hw {
+        &self.napi.data().regs
+    }
 }
 
 struct E1000;
@@ -305,7 +339,7 @@ struct E1000;
 impl E1000 {
     /// Updates the carrier from the link state.
     fn link(dev: &NetDevice<Self>) {
-        if link_up(&dev.data().regs) {
+        if link_up(dev.data().regs()) {
             dev.carrier_on();
         } else {
             dev.carrier_off();
@@ -317,9 +351,9 @@ impl E1000 {
         let p = dev.data();
         let napi = &p.napi;
         let ch = napi.data();
-        let regs = &p.regs;
+        let regs = &ch.regs;
 
-        let descs = CoherentAllocation::alloc_coherent(&ch.dma, TX_SIZE as usize, GFP_KERNEL)?;
+        let descs = p.tx_descs.clone();
         program_ring(regs, &TX_REGS, &descs)?;
         let ring = TxRing {
             regs: regs.clone(),
@@ -330,19 +364,18 @@ impl E1000 {
         regs.write32(TIPG_COPPER, TIPG);
         regs.write32(TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD, TCTL);
 
-        let started = CoherentAllocation::alloc_coherent(&ch.dma, RX_SIZE as usize, GFP_KERNEL)
-            .and_then(|descs| {
-                program_ring(regs, &RX_REGS, &descs)?;
-                let ring = RxRing {
-                    regs: regs.clone(),
-                    descs,
-                };
-                let config = rx::Config::new(RX_SIZE, 0)
-                    .dma(&ch.dma)
-                    .buf_len(RX_BUF_LEN)
-                    .xdp_tx();
-                napi.with_state(rtnl, |q| q.start(napi, rtnl, ring, &config))?
-            });
+        let descs = p.rx_descs.clone();
+        let started = program_ring(regs, &RX_REGS, &descs).and_then(|()| {
+            let ring = RxRing {
+                regs: regs.clone(),
+                descs,
+            };
+            let config = rx::Config::new(RX_SIZE, 0)
+                .dma(&ch.dma)
+                .buf_len(RX_BUF_LEN)
+                .xdp_tx();
+            napi.with_state(rtnl, |q| q.start(napi, rtnl, ring, &config))?
+        });
         if let Err(e) = started {
             ch.txq.stop(rtnl)?;
             return Err(e);
@@ -376,8 +409,8 @@ impl Operations for E1000 {
             Self::stop_rings(dev, rtnl)?;
             return Err(e);
         }
-        p.regs.write32(ITR_DEFAULT, ITR);
-        p.regs.write32(INT_ENABLED, IMS);
+        p.regs().write32(ITR_DEFAULT, ITR);
+        p.regs().write32(INT_ENABLED, IMS);
         Self::link(dev);
         Ok(())
     }
@@ -386,14 +419,15 @@ impl Operations for E1000 {
         let p = dev.data();
         // The poll first: it unmasks the interrupt when it is done.
         p.napi.disable(rtnl);
-        p.regs.write32(!0, IMC);
-        p.regs.flush(STATUS);
+        p.regs().write32(!0, IMC);
+        p.regs().flush();
         dev.carrier_off();
         Self::stop_rings(dev, rtnl)
     }
 
     fn set_rx_mode(dev: &NetDevice<Self>, mode: &RxMode<'_>) {
-        let regs = &dev.data().regs;
+        let p = dev.data();
+        let regs = p.regs();
         let filter = if mode.promisc() {
             RCTL_UPE | RCTL_MPE
         } else if mode.allmulti() {
@@ -416,7 +450,7 @@ impl Operations for E1000 {
     fn interrupt(dev: &NetDevice<Self>) -> IrqReturn {
         let p = dev.data();
         // Reading the causes acknowledges them.
-        let icr = p.regs.read32(ICR);
+        let icr = p.regs().read32(ICR);
         if icr & INT_ENABLED == 0 {
             return IrqReturn::None;
         }
@@ -429,7 +463,7 @@ impl Operations for E1000 {
         }
         if icr & INT_POLL != 0 {
             // Masked until the poll is done with the rings.
-            p.regs.write32(!0, IMC);
+            p.regs().write32(!0, IMC);
             p.napi.schedule();
         }
         IrqReturn::Handled
@@ -525,7 +559,7 @@ impl ethtool::Operations for E1000 {
     }
 
     fn get_link(dev: &NetDevice<Self>) -> bool {
-        link_up(&dev.data().regs)
+        link_up(dev.data().regs())
     }
 
     fn get_ringparam(_dev: &NetDevice<Self>, ring: &mut RingParam) {
@@ -568,7 +602,7 @@ impl ethtool::Operations for E1000 {
 }
 
 /// Reads word `addr` of the EEPROM through the EERD register.
-fn eeprom_read(regs: &Regs, addr: u8) -> Result<u16> {
+fn eeprom_read(regs: &Hw, addr: u8) -> Result<u16> {
     regs.write32(EERD_START | (u32::from(addr) << 8), EERD);
     for _ in 0..1000 {
         let v = regs.read32(EERD);
@@ -581,7 +615,7 @@ fn eeprom_read(regs: &Regs, addr: u8) -> Result<u16> {
 }
 
 /// Reads the MAC address from the EEPROM, whose first 64 words sum to 0xbaba.
-fn read_mac(regs: &Regs) -> Result<MacAddress> {
+fn read_mac(regs: &Hw) -> Result<MacAddress> {
     let mut words = [0u16; 64];
     for (i, w) in words.iter_mut().enumerate() {
         *w = eeprom_read(regs, i as u8)?;
@@ -599,18 +633,18 @@ fn read_mac(regs: &Regs) -> Result<MacAddress> {
 }
 
 /// Returns whether the link is up.
-fn link_up(regs: &Regs) -> bool {
+fn link_up(regs: &Hw) -> bool {
     regs.read32(STATUS) & STATUS_LU != 0
 }
 
 /// Masks the device's interrupts and starts its reset.
-fn start_reset(regs: &Regs) {
+fn start_reset(regs: &Hw) {
     regs.write32(!0, IMC);
     regs.write32(regs.read32(CTRL) | CTRL_RST, CTRL);
 }
 
 /// Resets the device, leaving its interrupts masked and its link set up.
-fn reset(regs: &Regs) {
+fn reset(regs: &Hw) {
     start_reset(regs);
     // The reset takes about a microsecond; registers read back after it.
     delay::msleep(1);
@@ -667,8 +701,13 @@ impl pci::Driver for Driver {
             regs.try_write32(0, MTA + 4 * i)?;
         }
 
+        let descs = |n: u32| -> Result<Descs> {
+            let descs = CoherentAllocation::alloc_coherent(pdev, n as usize, GFP_KERNEL)?;
+            Ok(Arc::new(descs, GFP_KERNEL)?)
+        };
+        let (rx_descs, tx_descs) = (descs(RX_SIZE)?, descs(TX_SIZE)?);
         let dma: ARef<DmaDevice> = pdev.as_ref().into();
-        let (r, r2) = (regs.clone(), regs.clone());
+        let r = regs.clone();
         let pdev_ref: ARef<pci::Device> = (&**pdev).into();
         let mut ndev = Unregistered::<E1000>::new_with(1, 1, |dev, slot| {
             slot.init(try_pin_init!(Priv {
@@ -678,8 +717,9 @@ impl pci::Driver for Driver {
                     regs: r,
                     dma,
                 }? Error), rx::Queue::new()),
-                regs: r2,
                 pdev: pdev_ref,
+                rx_descs,
+                tx_descs,
             }? Error))
         })?;
         ndev.set_parent(pdev.as_ref());
