@@ -213,9 +213,12 @@ fi
 # needs devlink ports, which neither e1000 nor the lab kernel has; the
 # shell tests need forwarding.sh's loopback topologies).
 KSFT_TESTS=${KSFT_TESTS:-ping.py stats.py queues.py hw/csum.py hw/pp_alloc_fail.py hw/rss_ctx.py}
-# hw/pp_alloc_fail.py runs on e1000_rust (it reports rx-alloc-fail), and
-# hangs in the lab until its 600 s timeout without a result (open work, see
-# tooling/ksft/expect-e1000_rust): left out for now.
+# hw/pp_alloc_fail.py runs on e1000_rust (it reports rx-alloc-fail). It is
+# left out there for now: when its iperf3 traffic does not come up (after
+# hw/csum.py it gets "No route to host"), its cleanup waits for iperf3
+# without a timeout (6.12's lib/py/utils.py passes the timeout of
+# communicate() as its input), until the 600 s one here. Run alone it
+# reports: traffic too low for it (see tooling/ksft/expect-e1000_rust).
 [ "$DRIVER" = e1000_rust ] && KSFT_TESTS=${KSFT_TESTS/ hw\/pp_alloc_fail.py/}
 selftests() {
 	local t out
@@ -224,12 +227,14 @@ selftests() {
 	# that hw/csum.py exercises it.
 	ip netns exec nsA ethtool -K "$A" rx on >/dev/null 2>&1
 	ip netns exec nsB ethtool -K "$B" rx on >/dev/null 2>&1
+	# Unbuffered (-u): a test killed by its timeout still leaves what it
+	# printed.
 	for t in $KSFT_TESTS; do
 		out=$OUTDIR/ksft/${t//\//_}.txt
 		ip netns exec nsA env NETIF="$A" LOCAL_V4=192.0.2.1 REMOTE_V4=192.0.2.2 \
 			LOCAL_V6=2001:db8::1 REMOTE_V6=2001:db8::2 \
 			REMOTE_TYPE=netns REMOTE_ARGS=nsB \
-			timeout 600 "$PY" "$KSFT/drivers/net/$t" >"$out" 2>&1
+			timeout 600 "$PY" -u "$KSFT/drivers/net/$t" >"$out" 2>&1
 		echo "# exit: $?" >>"$out"
 		printf '%-22s %s\n' "ksft ${t##*/}" "$(grep -c '^ok' "$out") ok, $(grep -c '^not ok' "$out") not ok"
 	done
