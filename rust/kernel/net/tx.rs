@@ -3,8 +3,9 @@
 //! The transmit queue engine: everything between `ndo_start_xmit` and a driver's descriptor
 //! ring.
 //!
-//! A driver describes its transmit ring with [`Ring`]: write a descriptor for a buffer, tell
-//! whether the device completed one, ring the doorbell. A [`Queue`] does the rest:
+//! A driver describes its transmit ring with [`Ring`]: write a descriptor for a buffer (and a
+//! context descriptor ahead of a packet, if its device takes them), tell whether the device
+//! completed a packet, ring the doorbell. A [`Queue`] does the rest:
 //!
 //! - DMA mapping of the skb's head and page fragments for the device, and unmapping when the
 //!   device is done with them;
@@ -103,11 +104,13 @@ use core::{
 };
 
 /// The descriptors a packet of the most fragments takes: its head and `MAX_SKB_FRAGS`
-/// fragments. The queue stops when fewer than this many are free.
+/// fragments. A queue without context descriptors or a descriptor limit stops when fewer than
+/// this many are free ([`Config::stop_threshold`] otherwise).
 pub const STOP_THRESHOLD: u32 = bindings::MAX_SKB_FRAGS + 1;
 
 /// The free descriptors at which a stopped queue is woken: room for two of the largest
-/// packets, so that it does not stop again right away.
+/// packets, so that it does not stop again right away (twice [`Config::stop_threshold`] with
+/// context descriptors or a descriptor limit).
 pub const START_THRESHOLD: u32 = 2 * STOP_THRESHOLD;
 
 /// A buffer for the device to transmit, as the engine hands it to [`Ring::write`].
@@ -117,7 +120,7 @@ pub struct Desc {
     pub addr: DmaAddr,
     /// Its length in bytes.
     pub len: u32,
-    /// Whether it starts a packet.
+    /// Whether it is the packet's first buffer (a context descriptor may come before it).
     pub first: bool,
     /// Whether it ends a packet: the device reports the packet's completion on it.
     pub last: bool,
@@ -253,10 +256,25 @@ pub trait Ring: Send {
     /// doorbell.
     fn write(&mut self, index: u32, desc: &Desc);
 
-    /// Returns whether the device is done with the descriptor at `index`. Called in ring
-    /// order, for written descriptors only, and possibly more than once for one descriptor
-    /// (the answer stays `true` until the descriptor is written again).
+    /// Returns whether the device is done with the packet whose last descriptor is at
+    /// `index`, and so with every descriptor of it (devices report a packet on its last
+    /// descriptor, as with the 8254x's report-status bit set there only). Called in ring order
+    /// for the last descriptor of each packet written, possibly more than once for one (the
+    /// answer stays `true` until the descriptor is written again).
     fn completed(&mut self, index: u32) -> bool;
+
+    /// Returns whether a packet with `offload` needs a context descriptor ahead of its buffers
+    /// (how devices such as the 8254x learn where to insert checksums), which
+    /// [`Ring::write_context`] then writes. Only asked of queues started with
+    /// [`Config::context`]; a query, possibly made for a packet that is not sent after all (the
+    /// ring is full), so it changes nothing. By default, never.
+    fn context(&mut self, _offload: &Offload) -> bool {
+        false
+    }
+
+    /// Writes the context descriptor for a packet with `offload` at `index`, ahead of the
+    /// packet's first buffer descriptor. Its completion is reported with the packet's.
+    fn write_context(&mut self, _index: u32, _offload: &Offload) {}
 
     /// Tells the device that the descriptors before `tail` are written (`tail` is the index of
     /// the next one to be written).
@@ -275,13 +293,55 @@ pub struct Config<'a> {
     size: u32,
     queue: u32,
     dma: &'a device::Device,
+    context: bool,
+    desc_limit: u32,
 }
+
+/// The smallest per-descriptor byte limit ([`Config::desc_limit`]).
+pub const MIN_DESC_LIMIT: u32 = 1024;
+
+/// The largest packet the stack gives a device that does not raise its limits (C's
+/// `GSO_LEGACY_MAX_SIZE`).
+const GSO_LEGACY_MAX_SIZE: u32 = 65536;
 
 impl<'a> Config<'a> {
     /// A queue with `size` descriptors, transmit queue `queue` of its device, whose buffers are
     /// mapped for DMA by `dma`.
     pub const fn new(size: u32, queue: u32, dma: &'a device::Device) -> Self {
-        Self { size, queue, dma }
+        Self {
+            size,
+            queue,
+            dma,
+            context: false,
+            desc_limit: 0,
+        }
+    }
+
+    /// Lets the ring put a context descriptor ahead of a packet ([`Ring::context`]).
+    pub const fn context(mut self) -> Self {
+        self.context = true;
+        self
+    }
+
+    /// Splits buffers over descriptors of at most `bytes` each, for devices that take no more
+    /// per descriptor (the 8254x: 4 KiB with segmentation offload). At least
+    /// [`MIN_DESC_LIMIT`].
+    pub const fn desc_limit(mut self, bytes: u32) -> Self {
+        self.desc_limit = bytes;
+        self
+    }
+
+    /// Returns the free descriptors under which a queue of this configuration stops: room for
+    /// the largest packet the stack sends (`GSO_LEGACY_MAX_SIZE` bytes over the head and
+    /// `MAX_SKB_FRAGS` fragments, each split at the descriptor limit) and its context
+    /// descriptor. It is woken at twice as many.
+    pub const fn stop_threshold(&self) -> u32 {
+        let split = if self.desc_limit == 0 {
+            0
+        } else {
+            GSO_LEGACY_MAX_SIZE.div_ceil(self.desc_limit)
+        };
+        STOP_THRESHOLD + self.context as u32 + split
     }
 }
 
@@ -293,7 +353,8 @@ pub struct Stats {
     /// Bytes of the packets the device completed.
     pub bytes: u64,
     /// Packets dropped by the engine: a mapping failed, the packet asked for an unknown
-    /// segmentation, the queue was not started, or the packet was given to the wrong queue.
+    /// segmentation or needed more descriptors than the ring has, the queue was not started,
+    /// or the packet was given to the wrong queue.
     pub dropped: u64,
     /// Packets handed back to the core because the ring was full (`NETDEV_TX_BUSY`).
     pub busy: u64,
@@ -350,11 +411,18 @@ enum Packet {
 /// A descriptor's buffer, and on a packet's last descriptor, the packet; for a buffer of a
 /// receive pool, the hold that keeps it mapped.
 struct Slot {
+    /// The descriptor's buffer.
     addr: DmaAddr,
     len: u32,
+    /// How the buffer from `addr` is mapped, for `map_len` bytes (a buffer split over several
+    /// descriptors is mapped by its first one).
     map: Map,
+    map_len: u32,
     packet: Packet,
     lease: Option<MappingLease>,
+    /// On the first descriptor of a packet: the packet's descriptors, its context descriptor
+    /// included.
+    descs: u32,
 }
 
 impl Slot {
@@ -362,8 +430,10 @@ impl Slot {
         addr: 0,
         len: 0,
         map: Map::None,
+        map_len: 0,
         packet: Packet::None,
         lease: None,
+        descs: 0,
     };
 }
 
@@ -371,8 +441,10 @@ impl Slot {
 ///
 /// # Invariants
 ///
-/// The `used` slots from `next_to_clean` on hold live mappings for `dev` (and the last slot of
-/// each packet its skb or frame); the others are empty. `txq` is transmit queue `queue` of the
+/// The `used` slots from `next_to_clean` on are the descriptors of whole packets: the first of
+/// each packet holds the packet's descriptor count, its last the skb or frame, and the first
+/// descriptor of each buffer the buffer's live mapping for `dev` (a context descriptor has
+/// none); the other slots are empty. `txq` is transmit queue `queue` of the
 /// net device in whose private data the [`Queue`] lies (so it outlives `self`).
 struct Inner<R: Ring> {
     ring: R,
@@ -386,6 +458,13 @@ struct Inner<R: Ring> {
     queue: u32,
     /// Descriptors were written since the last doorbell.
     pending: bool,
+    /// The ring may ask for context descriptors.
+    context: bool,
+    /// The most bytes per descriptor, 0 for no limit.
+    desc_limit: u32,
+    /// The free descriptors under which the queue stops, and at which it is woken.
+    stop_at: u32,
+    start_at: u32,
 }
 
 // SAFETY: `txq` names a transmit queue, which the C core shares between CPUs; the rest is
@@ -420,21 +499,23 @@ impl<R: Ring> Inner<R> {
         (pkts, bytes)
     }
 
-    /// Unmaps the buffer of `slot` and empties it, returning its packet.
+    /// Unmaps the buffer of `slot` (`map_len` bytes from `addr`) and empties it, returning its
+    /// packet.
     fn release(dev: &device::Device, slot: &mut Slot) -> Packet {
         let dir = bindings::dma_data_direction_DMA_TO_DEVICE;
-        // SAFETY: By the type invariants a used slot holds a live mapping of `len` bytes at
-        // `addr` for `dev`, made the way `map` says, and the device is done with it.
+        // SAFETY: By the type invariants a used slot whose `map` is not `None` (the first slot
+        // of a buffer) holds a live mapping of `map_len` bytes at `addr` for `dev`, made the
+        // way `map` says, and the device is done with it; the other slots hold none.
         unsafe {
             match slot.map {
                 Map::None | Map::Pool => (),
                 Map::Single => {
-                    bindings::dma_unmap_single(dev.as_raw(), slot.addr, slot.len as usize, dir)
+                    bindings::dma_unmap_single(dev.as_raw(), slot.addr, slot.map_len as usize, dir)
                 }
                 Map::Page => bindings::dma_unmap_page_attrs(
                     dev.as_raw(),
                     slot.addr,
-                    slot.len as usize,
+                    slot.map_len as usize,
                     dir,
                     0,
                 ),
@@ -442,6 +523,7 @@ impl<R: Ring> Inner<R> {
         }
         slot.map = Map::None;
         slot.lease = None;
+        slot.descs = 0;
         core::mem::replace(&mut slot.packet, Packet::None)
     }
 
@@ -454,21 +536,70 @@ impl<R: Ring> Inner<R> {
         }
     }
 
-    /// Maps `len` bytes at `map(...)` into the next free slot after `n` taken ones.
-    fn map_into(&mut self, first: u32, n: u32, addr: DmaAddr, len: u32, map: Map) -> Result {
+    /// Returns the descriptors a buffer of `len` bytes takes: one, or one per `desc_limit`
+    /// bytes.
+    fn descs_for(&self, len: u32) -> u32 {
+        if self.desc_limit == 0 {
+            1
+        } else {
+            len.div_ceil(self.desc_limit).max(1)
+        }
+    }
+
+    /// Returns the buffer descriptors `skb` takes.
+    fn descs_for_skb(&self, skb: &TxSkb) -> u32 {
+        let raw = skb.as_ptr();
+        let headlen = skb.headlen();
+        let mut n = if headlen > 0 {
+            self.descs_for(headlen)
+        } else {
+            0
+        };
+        // SAFETY: The skb is valid; its shared info is not changed while it is in flight.
+        let nr_frags = u32::from(unsafe { (*bindings::skb_shinfo(raw)).nr_frags });
+        for f in 0..nr_frags {
+            // SAFETY: Fragment `f` exists.
+            let len = unsafe {
+                bindings::skb_frag_size(
+                    core::ptr::addr_of_mut!((*bindings::skb_shinfo(raw)).frags)
+                        .cast::<bindings::skb_frag_t>()
+                        .add(f as usize),
+                )
+            };
+            n += self.descs_for(len);
+        }
+        n
+    }
+
+    /// Maps `len` bytes at `map(...)` into the next free slots after `n` taken ones (one per
+    /// `desc_limit` bytes), counting them in `n`.
+    fn map_into(&mut self, first: u32, n: &mut u32, addr: DmaAddr, len: u32, map: Map) -> Result {
         // SAFETY: FFI call; `addr` was returned by a mapping call for `dev`.
         if unsafe { bindings::dma_mapping_error(self.dev.as_raw(), addr) } != 0 {
             return Err(ENOMEM);
         }
-        let slot = &mut self.slots[((first + n) % self.size) as usize];
-        // INVARIANT: The slot is about to be used; it holds the live mapping.
-        *slot = Slot {
-            addr,
-            len,
-            map,
-            packet: Packet::None,
-            lease: None,
+        let chunks = self.descs_for(len);
+        let step = if self.desc_limit == 0 {
+            len
+        } else {
+            self.desc_limit
         };
+        for c in 0..chunks {
+            let off = c * step;
+            let slot = &mut self.slots[((first + *n) % self.size) as usize];
+            // INVARIANT: The slot is about to be used; the first of the buffer's slots holds
+            // the live mapping.
+            *slot = Slot {
+                addr: addr + DmaAddr::from(off),
+                len: (len - off).min(step),
+                map: if c == 0 { map } else { Map::None },
+                map_len: if c == 0 { len } else { 0 },
+                packet: Packet::None,
+                lease: None,
+                descs: 0,
+            };
+            *n += 1;
+        }
         Ok(())
     }
 
@@ -541,8 +672,10 @@ impl<R: Ring> Inner<R> {
             addr,
             len,
             map,
+            map_len: len,
             packet: Packet::Frame(frame),
             lease,
+            descs: 1,
         };
         let desc = Desc {
             addr,
@@ -562,9 +695,8 @@ impl<R: Ring> Inner<R> {
         Ok(())
     }
 
-    /// Maps the packet's buffers into the slots from `next_to_use`; returns how many.
-    fn map(&mut self, skb: &TxSkb) -> Result<u32> {
-        let first = self.next_to_use;
+    /// Maps the packet's buffers into the slots from `first`; returns how many.
+    fn map(&mut self, skb: &TxSkb, first: u32) -> Result<u32> {
         let dev = self.dev.as_raw();
         let raw = skb.as_ptr();
         let dir = bindings::dma_data_direction_DMA_TO_DEVICE;
@@ -575,8 +707,7 @@ impl<R: Ring> Inner<R> {
             // or free while the driver holds the packet.
             let addr =
                 unsafe { bindings::dma_map_single(dev, (*raw).data.cast(), headlen as usize, dir) };
-            self.map_into(first, n, addr, headlen, Map::Single)?;
-            n += 1;
+            self.map_into(first, &mut n, addr, headlen, Map::Single)?;
         }
         // SAFETY: The skb is valid; its shared info is not changed while it is in flight.
         let nr_frags = u32::from(unsafe { (*bindings::skb_shinfo(raw)).nr_frags });
@@ -592,11 +723,10 @@ impl<R: Ring> Inner<R> {
                     len,
                 )
             };
-            if let Err(e) = self.map_into(first, n, addr, len, Map::Page) {
+            if let Err(e) = self.map_into(first, &mut n, addr, len, Map::Page) {
                 self.unwind(first, n);
                 return Err(e);
             }
-            n += 1;
         }
         Ok(n)
     }
@@ -727,8 +857,10 @@ impl<R: Ring> Queue<R> {
     /// also the packets it drops when it stops, so nothing it sent is left in flight.
     ///
     /// Fails with `EINVAL` unless the queue lies in the private data of `dev` (which then
-    /// outlives it), for a queue index the device does not have, or for a ring of no more than
-    /// [`START_THRESHOLD`] descriptors; with `EBUSY` if it is started.
+    /// outlives it), for a queue index the device does not have, for a ring of no more than
+    /// twice [`Config::stop_threshold`] descriptors ([`START_THRESHOLD`] without a context
+    /// descriptor or a descriptor limit), or for a descriptor limit under [`MIN_DESC_LIMIT`];
+    /// with `EBUSY` if it is started.
     pub fn start(&self, dev: &Device, _rtnl: &Rtnl, ring: R, config: &Config<'_>) -> Result {
         let raw = dev.as_ptr();
         // SAFETY: `dev` is valid; its private area is fixed at allocation.
@@ -738,7 +870,10 @@ impl<R: Ring> Queue<R> {
             return Err(EINVAL);
         }
         let txq = dev.tx_queue(config.queue).ok_or(EINVAL)?;
-        if config.size <= START_THRESHOLD {
+        let stop_at = config.stop_threshold();
+        if config.size <= 2 * stop_at
+            || (config.desc_limit != 0 && config.desc_limit < MIN_DESC_LIMIT)
+        {
             return Err(EINVAL);
         }
         let mut slots = KVec::with_capacity(config.size as usize, GFP_KERNEL)?;
@@ -758,6 +893,10 @@ impl<R: Ring> Queue<R> {
             used: 0,
             queue: config.queue,
             pending: false,
+            context: config.context,
+            desc_limit: config.desc_limit,
+            stop_at,
+            start_at: 2 * stop_at,
         };
         napi::bh_off(|| {
             let mut guard = self.inner.lock();
@@ -793,7 +932,7 @@ impl<R: Ring> Queue<R> {
         if let Some(_lock) = XmitLock::new(txq) {
             // SAFETY: Under the queue's lock, which serializes every completion of it; the
             // packets were sent by this engine on this queue and never reported completed.
-            unsafe { txq.completed_wake(pkts, bytes, || 0, START_THRESHOLD, || true) };
+            unsafe { txq.completed_wake(pkts, bytes, || 0, inner.start_at, || true) };
         }
         Ok(inner.ring)
     }
@@ -808,7 +947,7 @@ impl<R: Ring> Queue<R> {
         self.used.load(Ordering::Relaxed)
     }
 
-    /// Transmits `skb`: maps its buffers, writes one descriptor per buffer, reports it to byte
+    /// Transmits `skb`: maps its buffers, writes their descriptors, reports it to byte
     /// queue limits and rings the doorbell unless more packets follow. Stops the queue when a
     /// packet of the most fragments might not fit any more.
     ///
@@ -836,29 +975,48 @@ impl<R: Ring> Queue<R> {
             self.c.dropped.inc(&update);
             return TxResult::Ok;
         }
-        // SAFETY: The skb is valid; its shared info is not changed while it is in flight.
-        let nr_frags = u32::from(unsafe { (*bindings::skb_shinfo(skb.as_ptr())).nr_frags });
-        if inner.free() < nr_frags + 1 {
+        let Ok(offload) = Offload::of(&skb) else {
+            if !xmit.more() {
+                inner.flush();
+            }
+            self.c.dropped.inc(&update);
+            return TxResult::Ok;
+        };
+        let ctx = u32::from(inner.context && inner.ring.context(&offload));
+        let needed = ctx + inner.descs_for_skb(&skb);
+        if needed > inner.size - 1 {
+            // Larger than the ring: it would never fit.
+            if !xmit.more() {
+                inner.flush();
+            }
+            self.c.dropped.inc(&update);
+            return TxResult::Ok;
+        }
+        if inner.free() < needed {
             txq.stop();
             inner.flush();
             self.c.busy.inc(&update);
             self.c.stops.inc(&update);
             return TxResult::Busy(skb);
         }
-        let mapped = Offload::of(&skb).and_then(|offload| Ok((inner.map(&skb)?, offload)));
-        let (n, offload) = match mapped {
-            Ok((0, _)) | Err(_) => {
+        let first = inner.next_to_use;
+        let n = match inner.map(&skb, (first + ctx) % inner.size) {
+            Ok(n) if n > 0 => n,
+            _ => {
                 if !xmit.more() {
                     inner.flush();
                 }
                 self.c.dropped.inc(&update);
                 return TxResult::Ok;
             }
-            Ok(v) => v,
         };
-        let first = inner.next_to_use;
+        if ctx == 1 {
+            // INVARIANT: The context descriptor's slot has no buffer.
+            inner.slots[first as usize] = Slot::EMPTY;
+            inner.ring.write_context(first, &offload);
+        }
         for k in 0..n {
-            let i = (first + k) % inner.size;
+            let i = (first + ctx + k) % inner.size;
             let slot = &inner.slots[i as usize];
             let desc = Desc {
                 addr: slot.addr,
@@ -869,6 +1027,8 @@ impl<R: Ring> Queue<R> {
             };
             inner.ring.write(i, &desc);
         }
+        let n = n + ctx;
+        inner.slots[first as usize].descs = n;
         let bytes = skb.len();
         let last = ((first + n - 1) % inner.size) as usize;
         inner.slots[last].packet = Packet::Skb(skb);
@@ -878,7 +1038,7 @@ impl<R: Ring> Queue<R> {
         inner.pending = true;
         let ring_now = xmit.sent(bytes);
         let free = inner.free();
-        let stopped = xmit.maybe_stop(|| free, STOP_THRESHOLD, START_THRESHOLD);
+        let stopped = xmit.maybe_stop(|| free, inner.stop_at, inner.start_at);
         if stopped != StopResult::Running {
             self.c.stops.inc(&update);
         }
@@ -931,7 +1091,7 @@ impl<R: Ring> Queue<R> {
 
     /// Reports the queue's state when the watchdog found it stuck (call from the driver's
     /// [`Operations::tx_timeout`](super::netdev::Operations::tx_timeout)): logs the
-    /// descriptors in flight and whether the device completed the oldest one without the
+    /// descriptors in flight and whether the device completed the oldest packet without the
     /// completion being cleaned (a lost interrupt), counts the timeout and returns that state,
     /// or `None` if the queue is stopped. Recovering (resetting the device) is the driver's.
     pub fn timeout(&self, dev: &Device) -> Option<Timeout> {
@@ -942,7 +1102,12 @@ impl<R: Ring> Queue<R> {
                 in_flight: inner.used,
                 next_to_use: inner.next_to_use,
                 next_to_clean: inner.next_to_clean,
-                oldest_completed: inner.used > 0 && inner.ring.completed(inner.next_to_clean),
+                oldest_completed: inner.used > 0 && {
+                    let n = inner.slots[inner.next_to_clean as usize].descs.max(1);
+                    inner
+                        .ring
+                        .completed((inner.next_to_clean + n - 1) % inner.size)
+                },
             };
             // SAFETY: The device is valid and its name NUL-terminated within the array (C's
             // messages read it the same way).
@@ -996,26 +1161,34 @@ impl<R: Ring> Queue<R> {
         let (mut frames, mut frame_bytes) = (0u32, 0u32);
         let rcu = rcu::read_lock();
         let mut bulk = FrameBulk::new(&rcu);
-        while inner.used > 0 && inner.ring.completed(inner.next_to_clean) {
-            let i = inner.next_to_clean as usize;
-            if netpoll && matches!(inner.slots[i].packet, Packet::Frame(_)) {
+        while inner.used > 0 {
+            // The device reports a packet on its last descriptor.
+            let n = inner.slots[inner.next_to_clean as usize].descs.max(1);
+            let last = (inner.next_to_clean + n - 1) % inner.size;
+            if !inner.ring.completed(last) {
                 break;
             }
-            match Inner::<R>::release(&inner.dev, &mut inner.slots[i]) {
-                Packet::None => (),
-                Packet::Skb(skb) => {
-                    pkts += 1;
-                    bytes += skb.len();
-                    ctx.consume_tx_skb(skb);
-                }
-                Packet::Frame(frame) => {
-                    frames += 1;
-                    frame_bytes += frame.len();
-                    bulk.push(frame);
-                }
+            if netpoll && matches!(inner.slots[last as usize].packet, Packet::Frame(_)) {
+                break;
             }
-            inner.next_to_clean = (inner.next_to_clean + 1) % inner.size;
-            inner.used -= 1;
+            for _ in 0..n {
+                let i = inner.next_to_clean as usize;
+                match Inner::<R>::release(&inner.dev, &mut inner.slots[i]) {
+                    Packet::None => (),
+                    Packet::Skb(skb) => {
+                        pkts += 1;
+                        bytes += skb.len();
+                        ctx.consume_tx_skb(skb);
+                    }
+                    Packet::Frame(frame) => {
+                        frames += 1;
+                        frame_bytes += frame.len();
+                        bulk.push(frame);
+                    }
+                }
+                inner.next_to_clean = (inner.next_to_clean + 1) % inner.size;
+                inner.used -= 1;
+            }
         }
         drop(bulk);
         drop(rcu);
@@ -1025,10 +1198,10 @@ impl<R: Ring> Queue<R> {
         // bound to it takes the lock too) with transmission; the packets were sent by this
         // engine on this queue, and each is reported once.
         let mut woke =
-            unsafe { txq.completed_wake(pkts, bytes, || free, START_THRESHOLD, || false) };
+            unsafe { txq.completed_wake(pkts, bytes, || free, inner.start_at, || false) };
         // Frames alone (nothing for BQL) make room too. Transmission, which stops the queue,
         // waits for the queue's lock held here.
-        if pkts == 0 && frames > 0 && free >= START_THRESHOLD && txq.is_stopped() {
+        if pkts == 0 && frames > 0 && free >= inner.start_at && txq.is_stopped() {
             txq.wake();
             woke = WakeResult::Woken;
         }
@@ -1134,7 +1307,7 @@ pub struct Timeout {
     pub next_to_use: u32,
     /// The oldest descriptor in flight.
     pub next_to_clean: u32,
-    /// Whether the device completed the oldest descriptor (so completions are not being
+    /// Whether the device completed the oldest packet (so completions are not being
     /// cleaned: a lost interrupt) rather than not getting to it (a stuck device).
     pub oldest_completed: bool,
 }

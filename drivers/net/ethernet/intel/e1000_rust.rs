@@ -167,6 +167,9 @@ const TX_CMD_RS: u64 = 1 << 27;
 const RX_SIZE: u32 = 256;
 const TX_SIZE: u32 = 256;
 
+/// The most bytes of one transmit descriptor (what Intel's drivers use for the 8254x).
+const TX_DESC_LIMIT: u32 = 4096;
+
 /// Bytes the device writes into one receive buffer (RCTL.BSIZE 2048).
 const RX_BUF_LEN: u32 = 2048;
 
@@ -258,9 +261,10 @@ struct TxRing {
 
 impl tx::Ring for TxRing {
     fn write(&mut self, index: u32, desc: &tx::Desc) {
-        let mut w = u64::from(desc.len) | TX_CMD_IFCS | TX_CMD_RS;
+        let mut w = u64::from(desc.len) | TX_CMD_IFCS;
         if desc.last {
-            w |= TX_CMD_EOP;
+            // The device reports the packet done on its last descriptor only.
+            w |= TX_CMD_EOP | TX_CMD_RS;
         }
         let _ = self
             .descs
@@ -359,8 +363,8 @@ impl E1000 {
             regs: regs.clone(),
             descs,
         };
-        ch.txq
-            .start(dev, rtnl, ring, &tx::Config::new(TX_SIZE, 0, &ch.dma))?;
+        let config = tx::Config::new(TX_SIZE, 0, &ch.dma).desc_limit(TX_DESC_LIMIT);
+        ch.txq.start(dev, rtnl, ring, &config)?;
         regs.write32(TIPG_COPPER, TIPG);
         regs.write32(TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD, TCTL);
 

@@ -7,8 +7,8 @@
 //! `XDP_TX` on a device with both engines.
 
 use super::{
-    Config, CsumInsert, Desc, Gso, GsoKind, Offload, Queue, Ring, Timeout, START_THRESHOLD,
-    STOP_THRESHOLD,
+    Config, CsumInsert, Desc, Gso, GsoKind, Offload, Queue, Ring, Timeout, MIN_DESC_LIMIT,
+    START_THRESHOLD, STOP_THRESHOLD,
 };
 use crate::{
     bindings, device,
@@ -39,9 +39,18 @@ use core::{
 /// The EtherType of the test frames (IEEE 802 local experimental).
 const ETHERTYPE: u16 = 0x88b5;
 
-/// The device side of the ring.
+/// A descriptor as the device reads it.
+#[derive(Clone, Copy)]
+enum Entry {
+    Buf(Desc),
+    /// A context descriptor, for the offloads of the packet that follows.
+    Ctx(Offload),
+}
+
+/// The device side of the ring. Like the 8254x with report-status on the last descriptor of a
+/// packet only, it marks only the last descriptors done.
 struct HwRing {
-    descs: KVec<Option<Desc>>,
+    descs: KVec<Option<Entry>>,
     done: KVec<bool>,
     /// The next descriptor the device reads.
     head: u32,
@@ -57,6 +66,10 @@ struct HwRing {
     buffers: u32,
     /// The offloads of the packets read.
     offloads: KVec<Offload>,
+    /// The context descriptors read.
+    contexts: KVec<Offload>,
+    /// The longest buffer of a descriptor read.
+    longest: u32,
     quiesced: u32,
     /// Buffers the device read when it was quiesced.
     late_reads: u32,
@@ -103,6 +116,8 @@ impl Hw {
                     last_buffers: 0,
                     buffers: 0,
                     offloads: KVec::new(),
+                    contexts: KVec::new(),
+                    longest: 0,
                     quiesced: 0,
                     late_reads: 0,
                     freed_at_quiesce: 0,
@@ -121,9 +136,17 @@ impl Hw {
             let mut n = 0;
             while hw.head != hw.tail {
                 let head = hw.head as usize;
-                let Some(d) = hw.descs[head].take() else {
-                    break;
+                let d = match hw.descs[head].take() {
+                    None => break,
+                    Some(Entry::Ctx(offload)) => {
+                        hw.contexts.push(offload, GFP_ATOMIC)?;
+                        hw.head = (hw.head + 1) % size;
+                        n += 1;
+                        continue;
+                    }
+                    Some(Entry::Buf(d)) => d,
                 };
+                hw.longest = hw.longest.max(d.len);
                 // The device "DMA-reads" the buffer: with the DMA device's 64-bit mask and no
                 // IOMMU, the DMA address is the physical one, in the kernel's direct map.
                 // SAFETY: `d.addr` maps `d.len` bytes the device may read until it completes
@@ -146,7 +169,7 @@ impl Hw {
                     hw.sent.push(pkt, GFP_ATOMIC)?;
                     hw.last_buffers = hw.buffers;
                 }
-                if complete {
+                if complete && d.last {
                     hw.done[head] = true;
                 }
                 hw.head = (hw.head + 1) % size;
@@ -170,7 +193,19 @@ impl Ring for SwRing {
     fn write(&mut self, index: u32, desc: &Desc) {
         bh_off(|| {
             let mut hw = self.0.inner.lock();
-            hw.descs[index as usize] = Some(*desc);
+            hw.descs[index as usize] = Some(Entry::Buf(*desc));
+            hw.done[index as usize] = false;
+        })
+    }
+
+    fn context(&mut self, offload: &Offload) -> bool {
+        offload.csum.is_some() || offload.gso.is_some()
+    }
+
+    fn write_context(&mut self, index: u32, offload: &Offload) {
+        bh_off(|| {
+            let mut hw = self.0.inner.lock();
+            hw.descs[index as usize] = Some(Entry::Ctx(*offload));
             hw.done[index as usize] = false;
         })
     }
@@ -196,7 +231,10 @@ impl Ring for SwRing {
             // of each descriptor written and not read yet. Were any buffer unmapped or freed
             // already, KASAN would report it (and fail the test).
             let mut reads = 0;
-            for d in hw.descs.iter().flatten() {
+            for d in hw.descs.iter().flatten().filter_map(|e| match e {
+                Entry::Buf(d) => Some(d),
+                Entry::Ctx(_) => None,
+            }) {
                 // SAFETY: As in `Hw::run()`: a written descriptor's buffer, which the device
                 // may read until it completes the descriptor.
                 let _ = unsafe {
@@ -259,6 +297,8 @@ struct Priv {
     keep_started: AtomicBool,
     /// What `tx_timeout` found: descriptors in flight, plus one (0: not called).
     timeout_seen: AtomicU32,
+    /// Context descriptors and this per-descriptor byte limit, if not 0.
+    desc_limit: AtomicU32,
 }
 
 struct Drv;
@@ -271,7 +311,11 @@ impl Operations for Drv {
         let napi = &dev.data().get_ref().napi;
         let ch = napi.data();
         if dev.data().auto_start.load(Relaxed) {
-            let config = Config::new(ch.size, 0, &ch.dma);
+            let mut config = Config::new(ch.size, 0, &ch.dma);
+            let limit = dev.data().desc_limit.load(Relaxed);
+            if limit != 0 {
+                config = config.context().desc_limit(limit);
+            }
             ch.txq.start(dev, rtnl, SwRing(ch.hw.clone()), &config)?;
         }
         napi.enable(rtnl)
@@ -324,6 +368,7 @@ impl Rig {
                 auto_start: AtomicBool::new(auto_start),
                 keep_started: AtomicBool::new(false),
                 timeout_seen: AtomicU32::new(0),
+                desc_limit: AtomicU32::new(0),
             }? Error))
         })?;
         dev.set_random_mac_address();
@@ -890,6 +935,76 @@ fn offloads_reach_descriptors(test: &Test) -> Result {
     Ok(())
 }
 
+fn contexts_and_split_buffers(test: &Test) -> Result {
+    // Room for the stop threshold twice: the largest packet split at 1 KiB takes 83.
+    let rig = Rig::new(256, true)?;
+    rig.dev.data().desc_limit.store(MIN_DESC_LIMIT, Relaxed);
+    let mut pool = PagePool::new(&Params::new(64))?;
+    open(&rig.dev)?;
+    bql_limit_min(rig.queue()?, 1 << 20);
+    // SAFETY: The skb is valid and ours; the range lies in its head.
+    let partial = |raw| unsafe { bindings::skb_partial_csum_set(raw, 34, 16) };
+    // A 2500-byte head and two fragments of 3000 bytes, with a checksum to insert: a context
+    // descriptor, then 3 + 3 + 3 buffer descriptors of at most 1024 bytes.
+    let skb = build(8500, 5, 2, 3000, Some(&mut pool), None)?;
+    kunit_expect_eq!(
+        test,
+        xmit_skb(&rig.dev, skb, |raw| {
+            kunit_expect!(test, partial(raw));
+        })?,
+        0
+    );
+    // A plain packet: no context descriptor.
+    kunit_expect_eq!(test, send(&rig.dev, 60, 6, 0, 0, None)?, 0);
+    kunit_expect_eq!(test, rig.txq().in_flight(), 11);
+    // Completions come on the last descriptors only, and clean whole packets.
+    kunit_expect_eq!(test, rig.complete()?, 11);
+    kunit_expect!(test, settle(|| rig.txq().in_flight() == 0));
+    let sent = rig.hw.sent();
+    kunit_expect_eq!(test, sent.len(), 2);
+    // The device got the split packet whole and in order.
+    kunit_expect!(
+        test,
+        sent.first().is_some_and(|p| p.len() == 8500
+            && p[14..]
+                .iter()
+                .enumerate()
+                .all(|(i, b)| *b == pattern(14 + i, 5)))
+    );
+    kunit_expect!(test, sent.get(1).is_some_and(|p| is_frame(p, 60, 6)));
+    let hw = bh_off(|| {
+        let mut hw = rig.hw.inner.lock();
+        (
+            core::mem::take(&mut hw.contexts),
+            hw.last_buffers,
+            hw.longest,
+        )
+    });
+    let csum = Some(CsumInsert {
+        start: 34,
+        offset: 16,
+    });
+    kunit_expect_eq!(
+        test,
+        &hw.0[..],
+        &[Offload {
+            csum,
+            ..Offload::default()
+        }][..]
+    );
+    // The plain packet's one buffer; no descriptor longer than the limit.
+    kunit_expect_eq!(test, (hw.1, hw.2), (1, MIN_DESC_LIMIT));
+    let stats = rig.txq().stats();
+    kunit_expect_eq!(test, (stats.packets, stats.dropped), (2, 0));
+    kunit_expect_eq!(test, bql_in_flight(rig.queue()?), 0);
+    kunit_expect_eq!(test, pool.stats().outstanding(), 0);
+    close(&rig.dev);
+    // A limit under the smallest is refused.
+    rig.dev.data().desc_limit.store(MIN_DESC_LIMIT - 1, Relaxed);
+    kunit_expect_eq!(test, open(&rig.dev), Err(EINVAL));
+    Ok(())
+}
+
 fn redirected_frames(test: &Test) -> Result {
     // 39 usable descriptors.
     let size = START_THRESHOLD + 4;
@@ -1198,6 +1313,7 @@ kunit_test_suite!(
         netpoll_cleans_safely,
         misuse_is_refused,
         offloads_reach_descriptors,
+        contexts_and_split_buffers,
         redirected_frames,
         watchdog_reports_timeout,
         xdp_tx_through_both_engines,
