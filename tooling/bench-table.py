@@ -28,7 +28,7 @@ TITLES = {
     "engine_tx": "engine TX, 60 B packets",
     "tcp": "NIC iperf3 TCP A->B",
     "udp": "NIC UDP receive (host sender)",
-    "xdp_drop": "NIC generic XDP_DROP (host sender)",
+    "xdp_drop": "NIC XDP_DROP, Rust native, C generic (host sender)",
 }
 
 

@@ -6,8 +6,10 @@
 # directory, the same sources) and boots it twice:
 #   1. time: the benchmark KUnit suites run at boot (only they: kunit's
 #      filter_glob), each alternating the Rust path and the C path over many
-#      rounds; then lab/bench.sh times the lab NICs (iperf3 TCP, and UDP and
-#      generic XDP_DROP receive rates fed by a generator on the host);
+#      rounds; then lab/bench.sh times the lab NICs under the C e1000 and
+#      e1000_rust in turn (iperf3 TCP, and UDP and XDP_DROP receive rates
+#      fed by a generator on the host: native XDP on e1000_rust, generic
+#      on e1000);
 #   2. instructions: the same suites under QEMU's instruction counter
 #      (-icount shift=0: the guest's clock advances 1 ns per instruction),
 #      so that the engines' times become instructions per packet, which the

@@ -3,43 +3,55 @@
 #
 # Runs inside the bench guest (see ../bench.sh), after the benchmark
 # KUnit suites ran at boot: saves the kernel log (their results), then,
-# unless "engines" is asked, times the lab NICs bound to $DRIVER:
-#   tcp   iperf3 TCP from A to B (Gbit/s)
-#   udp   60-byte UDP frames from the host's generator to G, a third NIC of
-#         the same model in its own namespace (nsG, 192.0.2.2): its receive
-#         rate (packets/s) with the stack delivering them
-#   xdp   the same frames dropped by a generic-mode XDP program on G
-# Every workload runs BENCH_ROUNDS times, one round of each in turn. The
-# generator runs on the host (tooling/bench/udpgen.c) and feeds G through
-# a QEMU dgram backend: a request file in $LABOUT/gen starts it, the host
-# writes back what it sent. Results: $LABOUT/bench-$DRIVER.txt, a line per
-# round: "<workload> <path> <round> <value> <unit> <sender pps or ->".
+# unless "engines" is asked, times the lab NICs, moving them between the
+# C e1000 and e1000_rust every round, so that both drivers are timed in
+# the same boot on the same NICs:
+#   tcp       iperf3 TCP from A to B (Gbit/s)
+#   udp       60-byte UDP frames from the host's generator to G, a third NIC
+#             of the same model in its own namespace (nsG, 192.0.2.2): its
+#             receive rate (packets/s) with the stack delivering them
+#   xdp_drop  the same frames dropped by an XDP program on G: in the
+#             driver (native XDP) where the driver has it, else generic
+# Every workload runs BENCH_ROUNDS times per driver, one round of each in
+# turn. The generator runs on the host (tooling/bench/udpgen.c) and feeds G
+# through a QEMU dgram backend: a request file in $LABOUT/gen starts it,
+# the host writes back what it sent. Results: $LABOUT/bench-<driver>.txt,
+# a line per round: "<workload> <path> <round> <value> <unit> <sender pps
+# or ->", the path being C for e1000 and Rust for e1000_rust.
 #
 #   bench.sh [engines|all]
 set -u
 MODE=${1:-all}
 OUTDIR=${LABOUT:?}
-DRIVER=${DRIVER:-e1000}
+DRIVERS=${BENCH_DRIVERS:-e1000 e1000_rust}
 ROUNDS=${BENCH_ROUNDS:-5}
 T=${BENCH_TIME:-3}
 HERE=$(dirname "$0")
 . "$HERE/nics.sh"
-PATH_NAME=C
-[ "$DRIVER" = e1000 ] || PATH_NAME=Rust
 
 dmesg >"$OUTDIR/dmesg.txt"
 if [ "$MODE" = engines ]; then
 	touch "$OUTDIR/done"
 	exit 0
 fi
-R=$OUTDIR/bench-$DRIVER.txt
-: >"$R"
 mkdir -p "$OUTDIR/gen"
-lab_nics "$DRIVER" && [ -n "$G" ] && lab_netns &&
-	lab_ns_setup nsG "$G" 192.0.2.2 2001:db8::2 && lab_carrier || {
-	echo "bench: no A, B and G $DRIVER NICs with carrier (${NICS[*]})" >&2
-	exit 1
+
+# use DRIVER: the lab's NICs move to DRIVER, A and B in nsA and nsB, G in
+# nsG, all with carrier.
+# Unbinding a NIC unregisters its netdev from whichever namespace it is
+# in; the namespaces are deleted after that, so that no NIC is on its way
+# back to the initial namespace while lab_nics looks for it.
+use() {
+	lab_bind "$1" || return 1
+	ip netns del nsA 2>/dev/null
+	ip netns del nsB 2>/dev/null
+	ip netns del nsG 2>/dev/null
+	lab_nics "$1" && [ -n "$G" ] && lab_netns &&
+		lab_ns_setup nsG "$G" 192.0.2.2 2001:db8::2 && lab_carrier && return 0
+	echo "bench: no A, B and G $1 NICs with carrier (${NICS[*]})" >&2
+	return 1
 }
+
 GMAC=52:54:00:00:00:c1
 
 now() { date +%s.%N; }
@@ -81,13 +93,23 @@ tcp() {
 	rate=$(iperf3_received "$json") && [ -n "$rate" ] && echo "${rate% *}"
 }
 
+for d in $DRIVERS; do
+	: >"$OUTDIR/bench-$d.txt"
+done
 for r in $(seq "$ROUNDS"); do
-	v=$(tcp) && echo "tcp $PATH_NAME $r $v Gbit/s -" >>"$R"
-	read -r v s < <(rx_rate) && echo "udp $PATH_NAME $r $v pps $s" >>"$R"
-	ip -n nsG link set dev "$G" xdpgeneric obj "$XDP_OBJ" sec xdp &&
-		read -r v s < <(rx_rate) && echo "xdp_drop $PATH_NAME $r $v pps $s" >>"$R"
-	ip -n nsG link set dev "$G" xdpgeneric off
-	echo "bench round $r: $(grep -c " $r " "$R") results"
+	for d in $DRIVERS; do
+		R=$OUTDIR/bench-$d.txt
+		P=Rust XDP=xdpdrv
+		[ "$d" = e1000 ] && P=C XDP=xdpgeneric
+		use "$d" || exit 1
+		v=$(tcp) && echo "tcp $P $r $v Gbit/s -" >>"$R"
+		read -r v s < <(rx_rate) && echo "udp $P $r $v pps $s" >>"$R"
+		ip -n nsG link set dev "$G" $XDP obj "$XDP_OBJ" sec xdp &&
+			read -r v s < <(rx_rate) &&
+			echo "xdp_drop $P $r $v pps $s" >>"$R"
+		ip -n nsG link set dev "$G" $XDP off
+		echo "bench round $r, $d: $(grep -c " $r " "$R") results"
+	done
 done
 dmesg >"$OUTDIR/dmesg-end.txt"
 touch "$OUTDIR/done"
