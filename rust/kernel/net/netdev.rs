@@ -164,6 +164,15 @@ impl Device {
         unsafe { bindings::netif_carrier_ok(self.as_ptr()) }
     }
 
+    /// Returns the offloads turned on (`features`). They change under RTNL, after
+    /// [`Operations::set_features`] applied them.
+    pub fn features(&self) -> Features {
+        // SAFETY: The device is valid; the features are read with a single load.
+        Features(unsafe {
+            core::ptr::read_volatile(core::ptr::addr_of!((*self.as_ptr()).features))
+        })
+    }
+
     /// Returns the XDP features the device advertises.
     pub fn xdp_features(&self) -> XdpFeatures {
         // SAFETY: The device is valid; the features change under RTNL and are read with a
@@ -562,6 +571,58 @@ impl Drop for TxSkb {
     }
 }
 
+/// Offloads of a net device (`netdev_features_t`, `NETIF_F_*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Features(u64);
+
+impl Features {
+    /// Packets in page fragments (`NETIF_F_SG`).
+    pub const SG: Self = Self::bit(bindings::NETIF_F_SG_BIT);
+    /// Transport checksums inserted at any offset (`NETIF_F_HW_CSUM`).
+    pub const HW_CSUM: Self = Self::bit(bindings::NETIF_F_HW_CSUM_BIT);
+    /// TCP and UDP checksums over IPv4 inserted (`NETIF_F_IP_CSUM`).
+    pub const IP_CSUM: Self = Self::bit(bindings::NETIF_F_IP_CSUM_BIT);
+    /// TCP and UDP checksums over IPv6 inserted (`NETIF_F_IPV6_CSUM`).
+    pub const IPV6_CSUM: Self = Self::bit(bindings::NETIF_F_IPV6_CSUM_BIT);
+    /// Received checksums verified (`NETIF_F_RXCSUM`).
+    pub const RXCSUM: Self = Self::bit(bindings::NETIF_F_RXCSUM_BIT);
+    /// TCP over IPv4 segmented (`NETIF_F_TSO`).
+    pub const TSO: Self = Self::bit(bindings::NETIF_F_TSO_BIT);
+    /// TCP over IPv6 segmented (`NETIF_F_TSO6`).
+    pub const TSO6: Self = Self::bit(bindings::NETIF_F_TSO6_BIT);
+    /// 802.1Q tags inserted on transmit (`NETIF_F_HW_VLAN_CTAG_TX`).
+    pub const HW_VLAN_CTAG_TX: Self = Self::bit(bindings::NETIF_F_HW_VLAN_CTAG_TX_BIT);
+    /// 802.1Q tags stripped on receive (`NETIF_F_HW_VLAN_CTAG_RX`).
+    pub const HW_VLAN_CTAG_RX: Self = Self::bit(bindings::NETIF_F_HW_VLAN_CTAG_RX_BIT);
+
+    const fn bit(bit: u32) -> Self {
+        Self(1 << bit)
+    }
+
+    /// No offload.
+    pub const fn empty() -> Self {
+        Self(0)
+    }
+
+    /// Returns whether every offload of `other` is in `self`.
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Returns the C flags.
+    pub const fn as_raw(self) -> u64 {
+        self.0
+    }
+}
+
+impl core::ops::BitOr for Features {
+    type Output = Self;
+
+    fn bitor(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+}
+
 /// The receive filter the stack asks a device for, given to [`Operations::set_rx_mode`].
 ///
 /// # Invariants
@@ -729,6 +790,15 @@ pub trait Operations: Sized + 'static {
     /// Devices without it take only their own unicast address and broadcasts, which breaks
     /// IPv6 (neighbour discovery is multicast).
     fn set_rx_mode(_dev: &NetDevice<Self>, _mode: &RxMode<'_>) {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Applies `features` (`ndo_set_features`), which differ from the current ones in offloads
+    /// the user switched ([`Unregistered::set_features`] declares which may be), or in ones the
+    /// core adds or drops itself (GSO and GRO, those whose dependencies went); the core records
+    /// them if this succeeds. [`Device::features`] still returns the old ones here. Called under
+    /// RTNL, also during [`Unregistered::register`], before the device is first opened.
+    fn set_features(_dev: &NetDevice<Self>, _rtnl: &Rtnl, _features: Features) -> Result {
         crate::build_error(VTABLE_DEFAULT_ERROR)
     }
 
@@ -1046,6 +1116,19 @@ impl<T: Operations> Unregistered<T> {
         unsafe { bindings::xdp_set_features_flag(self.dev.as_ptr(), supported::<T>(features)) }
     }
 
+    /// Declares the offloads the device can do, `hw`, which the user may turn on and off
+    /// (`ethtool -K`, through [`Operations::set_features`] if the device needs to know), and
+    /// turns on those of `on` among them. The stack gives the device only packets its turned-on
+    /// offloads cover.
+    pub fn set_features(&mut self, hw: Features, on: Features) {
+        // SAFETY: The device is ours and not registered: nothing reads its features yet.
+        unsafe {
+            let ptr = self.dev.as_ptr();
+            (*ptr).hw_features |= hw.0;
+            (*ptr).features |= hw.0 & on.0;
+        }
+    }
+
     /// Sets how long a transmit queue may stay stopped before [`Operations::tx_timeout`] is
     /// called, in jiffies.
     pub fn set_watchdog_timeout(&mut self, jiffies: i32) {
@@ -1226,6 +1309,11 @@ impl<T: Operations> Adapter<T> {
         } else {
             None
         },
+        ndo_set_features: if T::HAS_SET_FEATURES {
+            Some(Self::set_features)
+        } else {
+            None
+        },
         ndo_tx_timeout: if T::HAS_TX_TIMEOUT {
             Some(Self::tx_timeout)
         } else {
@@ -1286,6 +1374,21 @@ impl<T: Operations> Adapter<T> {
         let ndev = unsafe { NetDevice::<T>::from_raw(dev) };
         // INVARIANT: The core holds the address lock for the call, which the borrow lasts.
         T::set_rx_mode(ndev, &RxMode { dev: ndev })
+    }
+
+    /// # Safety
+    ///
+    /// Called by the core with one of `T`'s devices, under RTNL.
+    unsafe extern "C" fn set_features(
+        dev: *mut bindings::net_device,
+        features: bindings::netdev_features_t,
+    ) -> crate::ffi::c_int {
+        // SAFETY: As in `open()`.
+        let (ndev, rtnl) = unsafe { (NetDevice::<T>::from_raw(dev), Rtnl::assume()) };
+        from_result(|| {
+            T::set_features(ndev, rtnl, Features(features))?;
+            Ok(0)
+        })
     }
 
     /// # Safety

@@ -78,7 +78,7 @@
 use crate::{
     bindings, c_str, device,
     dma::DmaAddr,
-    error::{code::*, Result},
+    error::{code::*, to_result, Result},
     init::PinInit,
     net::{
         napi::{self, CleanContext},
@@ -183,7 +183,7 @@ impl Offload {
     /// describe (tunnels, for instance, which a device only gets if it advertises them).
     fn of(skb: &TxSkb) -> Result<Self> {
         let raw = skb.as_ptr();
-        // SAFETY: The skb is valid; its metadata does not change while the driver holds it.
+        // SAFETY: The skb is valid; its metadata does not change during the call.
         let (summed, shinfo) = unsafe { (bindings::skb_ip_summed(raw), bindings::skb_shinfo(raw)) };
         let csum = if u32::from(summed) == bindings::CHECKSUM_PARTIAL {
             // SAFETY: As above; a `CHECKSUM_PARTIAL` skb has its checksum start and offset set.
@@ -295,6 +295,7 @@ pub struct Config<'a> {
     dma: &'a device::Device,
     context: bool,
     desc_limit: u32,
+    csum_limit: u32,
 }
 
 /// The smallest per-descriptor byte limit ([`Config::desc_limit`]).
@@ -314,7 +315,16 @@ impl<'a> Config<'a> {
             dma,
             context: false,
             desc_limit: 0,
+            csum_limit: 0,
         }
+    }
+
+    /// Computes in software the checksums a packet asks to have inserted beyond its first
+    /// `bytes` bytes, which the device cannot reach (the 8254x's context descriptor holds byte
+    /// offsets: 256). A segmentation-offload packet that asks for one is dropped.
+    pub const fn csum_limit(mut self, bytes: u32) -> Self {
+        self.csum_limit = bytes;
+        self
     }
 
     /// Lets the ring put a context descriptor ahead of a packet ([`Ring::context`]).
@@ -353,8 +363,9 @@ pub struct Stats {
     /// Bytes of the packets the device completed.
     pub bytes: u64,
     /// Packets dropped by the engine: a mapping failed, the packet asked for an unknown
-    /// segmentation or needed more descriptors than the ring has, the queue was not started,
-    /// or the packet was given to the wrong queue.
+    /// segmentation, needed more descriptors than the ring has or a checksum the engine could
+    /// not compute for it, the queue was not started, or the packet was given to the wrong
+    /// queue.
     pub dropped: u64,
     /// Packets handed back to the core because the ring was full (`NETDEV_TX_BUSY`).
     pub busy: u64,
@@ -364,8 +375,8 @@ pub struct Stats {
     pub wakes: u64,
     /// XDP frames the device completed (also counted in `packets` and `bytes`).
     pub xdp_frames: u64,
-    /// XDP frames refused: the ring was full, the frame could not be mapped or had fragments,
-    /// or the queue was not started.
+    /// XDP frames refused: the ring was full, the frame could not be mapped, had fragments or
+    /// was longer than a descriptor takes, or the queue was not started.
     pub xdp_dropped: u64,
     /// Times the watchdog found the queue stuck ([`Queue::timeout`]).
     pub timeouts: u64,
@@ -462,6 +473,8 @@ struct Inner<R: Ring> {
     context: bool,
     /// The most bytes per descriptor, 0 for no limit.
     desc_limit: u32,
+    /// The end of the furthest checksum the device inserts, 0 for no limit.
+    csum_limit: u32,
     /// The free descriptors under which the queue stops, and at which it is woken.
     stop_at: u32,
     start_at: u32,
@@ -534,6 +547,25 @@ impl<R: Ring> Inner<R> {
             let i = ((first + k) % self.size) as usize;
             drop(Self::release(&self.dev, &mut self.slots[i]));
         }
+    }
+
+    /// Returns `offload`, with its checksum computed here instead if the device cannot reach
+    /// it (beyond `csum_limit`); fails if that fails, or for a segmentation-offload packet.
+    fn csum_in_reach(&self, skb: &TxSkb, mut offload: Offload) -> Result<Offload> {
+        let Some(c) = offload.csum else {
+            return Ok(offload);
+        };
+        if self.csum_limit == 0 || u32::from(c.start) + u32::from(c.offset) + 2 <= self.csum_limit {
+            return Ok(offload);
+        }
+        if offload.gso.is_some() {
+            return Err(EOPNOTSUPP);
+        }
+        // SAFETY: The skb is valid and the driver's, not yet given to the device: its data may
+        // be written (the call unclones it first if it must).
+        to_result(unsafe { bindings::skb_checksum_help(skb.as_ptr()) })?;
+        offload.csum = None;
+        Ok(offload)
     }
 
     /// Returns the descriptors a buffer of `len` bytes takes: one, or one per `desc_limit`
@@ -614,7 +646,8 @@ impl<R: Ring> Inner<R> {
     /// Writes `frame` into one descriptor, without ringing the doorbell. `pool` is the DMA
     /// address of its data in a buffer mapped for `dev` in both directions, if it is in one,
     /// with the hold on that mapping; otherwise the frame is mapped. Gives the frame back if the
-    /// ring is full, the frame has fragments or cannot be mapped.
+    /// ring is full, the frame has fragments, is longer than a descriptor takes or cannot be
+    /// mapped.
     ///
     /// # Safety
     ///
@@ -630,7 +663,8 @@ impl<R: Ring> Inner<R> {
         let frags = unsafe { (*raw.as_ptr()).flags } & bindings::xdp_buff_flags_XDP_FLAGS_HAS_FRAGS;
         // SAFETY: `raw` is the frame given up above: ownership comes back.
         let frame = unsafe { XdpFrame::from_raw(raw) };
-        if self.free() == 0 || frags != 0 || frame.is_empty() {
+        let too_long = self.desc_limit != 0 && frame.len() > self.desc_limit;
+        if self.free() == 0 || frags != 0 || frame.is_empty() || too_long {
             return Err(frame);
         }
         let len = frame.len();
@@ -895,6 +929,7 @@ impl<R: Ring> Queue<R> {
             pending: false,
             context: config.context,
             desc_limit: config.desc_limit,
+            csum_limit: config.csum_limit,
             stop_at,
             start_at: 2 * stop_at,
         };
@@ -975,7 +1010,7 @@ impl<R: Ring> Queue<R> {
             self.c.dropped.inc(&update);
             return TxResult::Ok;
         }
-        let Ok(offload) = Offload::of(&skb) else {
+        let Ok(offload) = Offload::of(&skb).and_then(|o| inner.csum_in_reach(&skb, o)) else {
             if !xmit.more() {
                 inner.flush();
             }

@@ -10,6 +10,7 @@
 //! Register and descriptor layouts are from Intel's "PCI/PCI-X Family of Gigabit Ethernet
 //! Controllers Software Developer's Manual" (8254x).
 
+use core::sync::atomic::{AtomicBool, Ordering};
 use kernel::{
     c_str, delay,
     device::Device as DmaDevice,
@@ -20,10 +21,13 @@ use kernel::{
         ethtool::{self, DrvInfo, RingParam},
         napi::{self, CleanContext, Napi, Poll, PollContext},
         netdev::{
-            LinkStats64, MacAddress, NetDevice, Operations, QueueStatsRx, QueueStatsTx,
-            Registration, Rtnl, RxMode, TxResult, TxSkb, Unregistered, Xmit,
+            Features as NetdevFeatures, LinkStats64, MacAddress, NetDevice, Operations,
+            QueueStatsRx, QueueStatsTx, Registration, Rtnl, RxMode, TxResult, TxSkb, Unregistered,
+            Xmit,
         },
-        rx, tx,
+        rx,
+        skbuff::Checksum,
+        tx,
         xdp::{Features, Prog, XmitFrames},
     },
     new_spinlock, pci,
@@ -49,6 +53,8 @@ struct Hw {
     /// What RCTL holds; written under this lock only.
     #[pin]
     rctl: SpinLock<u32>,
+    /// Whether received checksums are reported (`NETIF_F_RXCSUM`).
+    rx_csum: AtomicBool,
 }
 
 impl Hw {
@@ -74,6 +80,12 @@ impl Hw {
         if let Some(r) = self.regs.try_access() {
             r.flush(STATUS);
         }
+    }
+
+    /// Turns receive checksum verification on or off.
+    fn set_rx_csum(&self, on: bool) {
+        self.rx_csum.store(on, Ordering::Relaxed);
+        self.write32(if on { RXCSUM_IPOFL | RXCSUM_TUOFL } else { 0 }, RXCSUM);
     }
 
     /// Changes RCTL to `f` of its value.
@@ -107,6 +119,7 @@ const TDBAH: usize = 0x3804;
 const TDLEN: usize = 0x3808;
 const TDH: usize = 0x3810;
 const TDT: usize = 0x3818;
+const RXCSUM: usize = 0x5000;
 const MTA: usize = 0x5200;
 const RAL0: usize = 0x5400;
 const RAH0: usize = 0x5404;
@@ -141,6 +154,10 @@ const RCTL_MPE: u32 = 1 << 4;
 const RCTL_BAM: u32 = 1 << 15;
 const RCTL_SECRC: u32 = 1 << 26;
 
+// RXCSUM bits: verify IP, and TCP and UDP, checksums.
+const RXCSUM_IPOFL: u32 = 1 << 8;
+const RXCSUM_TUOFL: u32 = 1 << 9;
+
 // TCTL bits: enable, pad short packets, collision threshold and distance (full duplex).
 const TCTL_EN: u32 = 1 << 1;
 const TCTL_PSP: u32 = 1 << 3;
@@ -157,11 +174,25 @@ const ITR_DEFAULT: u32 = 196;
 // Descriptor status and command bits.
 const DESC_DD: u64 = 1 << 32;
 const RX_EOP: u64 = 1 << 33;
+/// Receive status: checksums not checked, TCP or UDP checksum checked.
+const RX_IXSM: u64 = 1 << 34;
+const RX_TCPCS: u64 = 1 << 37;
 /// Receive errors: CRC, symbol, sequence, carrier extension, data.
 const RX_ERRORS: u64 = (0x01 | 0x02 | 0x04 | 0x10 | 0x80) << 40;
+/// Receive errors: TCP or UDP checksum, IP checksum.
+const RX_CSUM_ERRORS: u64 = (0x20 | 0x40) << 40;
 const TX_CMD_EOP: u64 = 1 << 24;
 const TX_CMD_IFCS: u64 = 1 << 25;
 const TX_CMD_RS: u64 = 1 << 27;
+/// Extended descriptor (a context or a data descriptor, not a legacy one).
+const TX_CMD_DEXT: u64 = 1 << 29;
+/// Descriptor type: data (a context descriptor's is 0).
+const TX_DTYP_DATA: u64 = 1 << 20;
+/// Insert the TCP or UDP checksum the context descriptor describes.
+const TX_POPTS_TXSM: u64 = 1 << 41;
+/// The most bytes from the start of a packet to the end of a checksum the device inserts (the
+/// context descriptor's offsets are bytes).
+const TX_CSUM_LIMIT: u32 = 256;
 
 /// Descriptors per ring (multiples of 8: the ring length is a multiple of 128 bytes).
 const RX_SIZE: u32 = 256;
@@ -238,6 +269,11 @@ impl rx::Ring for RxRing {
         let mut c = rx::Completion::new((w & 0xffff) as u32);
         c.eop = w & RX_EOP != 0;
         c.error = w & RX_ERRORS != 0;
+        if self.regs.rx_csum.load(Ordering::Relaxed)
+            && w & (RX_IXSM | RX_TCPCS | RX_CSUM_ERRORS) == RX_TCPCS
+        {
+            c.csum = Checksum::Unnecessary { level: 0 };
+        }
         Some(c)
     }
 
@@ -257,11 +293,20 @@ impl rx::Ring for RxRing {
 struct TxRing {
     regs: Arc<Hw>,
     descs: Descs,
+    /// The packet being written has its checksum inserted: its data descriptors are extended
+    /// ones.
+    csum: bool,
 }
 
 impl tx::Ring for TxRing {
     fn write(&mut self, index: u32, desc: &tx::Desc) {
+        if desc.first {
+            self.csum = desc.offload.csum.is_some();
+        }
         let mut w = u64::from(desc.len) | TX_CMD_IFCS;
+        if self.csum {
+            w |= TX_CMD_DEXT | TX_DTYP_DATA | TX_POPTS_TXSM;
+        }
         if desc.last {
             // The device reports the packet done on its last descriptor only.
             w |= TX_CMD_EOP | TX_CMD_RS;
@@ -269,6 +314,22 @@ impl tx::Ring for TxRing {
         let _ = self
             .descs
             .write(index as usize, [desc.addr.to_le(), w.to_le()]);
+    }
+
+    fn context(&mut self, offload: &tx::Offload) -> bool {
+        offload.csum.is_some()
+    }
+
+    fn write_context(&mut self, index: u32, offload: &tx::Offload) {
+        let Some(c) = offload.csum else {
+            return;
+        };
+        // TUCSS: where the sum starts; TUCSO: where it goes; TUCSE 0: to the end.
+        let start = u64::from(c.start);
+        let lo = start << 32 | (start + u64::from(c.offset)) << 40;
+        let _ = self
+            .descs
+            .write(index as usize, [lo.to_le(), TX_CMD_DEXT.to_le()]);
     }
 
     fn completed(&mut self, index: u32) -> bool {
@@ -362,8 +423,12 @@ impl E1000 {
         let ring = TxRing {
             regs: regs.clone(),
             descs,
+            csum: false,
         };
-        let config = tx::Config::new(TX_SIZE, 0, &ch.dma).desc_limit(TX_DESC_LIMIT);
+        let config = tx::Config::new(TX_SIZE, 0, &ch.dma)
+            .context()
+            .csum_limit(TX_CSUM_LIMIT)
+            .desc_limit(TX_DESC_LIMIT);
         ch.txq.start(dev, rtnl, ring, &config)?;
         regs.write32(TIPG_COPPER, TIPG);
         regs.write32(TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD, TCTL);
@@ -384,6 +449,7 @@ impl E1000 {
             ch.txq.stop(rtnl)?;
             return Err(e);
         }
+        regs.set_rx_csum(dev.features().contains(NetdevFeatures::RXCSUM));
         // The address filter bits are set_rx_mode()'s, which the core calls after open.
         regs.update_rctl(|rctl| rctl | RCTL_EN | RCTL_BAM | RCTL_SECRC);
         Ok(())
@@ -502,6 +568,18 @@ impl Operations for E1000 {
 
     fn xdp_xmit(dev: &NetDevice<Self>, frames: &mut XmitFrames<'_>, flush: bool) {
         dev.data().napi.data().txq.xdp_xmit(frames, flush);
+    }
+
+    fn set_features(dev: &NetDevice<Self>, _rtnl: &Rtnl, features: NetdevFeatures) -> Result {
+        let on = features.contains(NetdevFeatures::RXCSUM);
+        let p = dev.data();
+        let regs = p.regs();
+        if dev.is_running() {
+            regs.set_rx_csum(on);
+        } else {
+            regs.rx_csum.store(on, Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     fn change_mtu(dev: &NetDevice<Self>, _rtnl: &Rtnl, mtu: u32) -> Result {
@@ -691,6 +769,7 @@ impl pci::Driver for Driver {
             try_pin_init!(Hw {
                 regs: pdev.iomap_region_sized::<BAR_SIZE>(0, c_str!("e1000_rust"))?,
                 rctl <- new_spinlock!(0),
+                rx_csum: AtomicBool::new(true),
             }? Error),
             GFP_KERNEL,
         )?;
@@ -732,6 +811,13 @@ impl pci::Driver for Driver {
         ndev.set_mac_address(&mac)?;
         ndev.set_ethtool_ops();
         ndev.set_xdp_features(Features::BASIC | Features::REDIRECT | Features::NDO_XMIT);
+        // Transmit checksums and scatter-gather stay off until turned on: with them,
+        // hw/csum.py's transmit cases miss a datagram or two of their 100 at the receiver now
+        // and then, which is not understood yet.
+        ndev.set_features(
+            NetdevFeatures::SG | NetdevFeatures::HW_CSUM | NetdevFeatures::RXCSUM,
+            NetdevFeatures::RXCSUM,
+        );
         let netdev = ndev.register()?;
         Ok(KBox::pin(
             Driver {

@@ -4,8 +4,9 @@
 //! through the core, with a datapath that only counts.
 
 use super::{
-    is_valid_ether_addr, Device, LinkStats64, MacAddress, NetDevice, Operations, QueueStatsRx,
-    QueueStatsTx, Rtnl, StopResult, TxQueue, TxResult, TxSkb, Unregistered, WakeResult, Xmit,
+    is_valid_ether_addr, Device, Features, LinkStats64, MacAddress, NetDevice, Operations,
+    QueueStatsRx, QueueStatsTx, Rtnl, StopResult, TxQueue, TxResult, TxSkb, Unregistered,
+    WakeResult, Xmit,
 };
 use crate::{
     bindings, c_str, error::to_result, kunit::Test, kunit_expect, kunit_expect_eq,
@@ -48,6 +49,7 @@ struct DummyData {
     mtu: AtomicU32,
     mac_set: AtomicU32,
     timeouts: AtomicU32,
+    features_set: AtomicU32,
 }
 
 impl DummyData {
@@ -65,6 +67,7 @@ impl DummyData {
             mtu: AtomicU32::new(0),
             mac_set: AtomicU32::new(0),
             timeouts: AtomicU32::new(0),
+            features_set: AtomicU32::new(0),
         }
     }
 }
@@ -136,6 +139,19 @@ impl Operations for Dummy {
 
     fn tx_timeout(dev: &NetDevice<Self>, queue: u32) {
         dev.data().timeouts.fetch_add(queue + 1, Relaxed);
+    }
+
+    fn set_features(dev: &NetDevice<Self>, _rtnl: &Rtnl, features: Features) -> Result {
+        // The "hardware" cannot do without scatter-gather once it has it.
+        if dev.features().contains(Features::SG) && !features.contains(Features::SG) {
+            return Err(EBUSY);
+        }
+        // Called before the core records the new features.
+        if dev.features() == features {
+            return Err(EINVAL);
+        }
+        dev.data().features_set.fetch_add(1, Relaxed);
+        Ok(())
     }
 
     fn queue_stats_rx(_dev: &NetDevice<Self>, queue: u32, stats: &mut QueueStatsRx) {
@@ -258,6 +274,58 @@ fn set_mtu(dev: &Device, mtu: i32) -> Result {
     to_result(unsafe { bindings::dev_set_mtu(dev.as_ptr(), mtu) })
 }
 
+/// Asks for offloads `features` on or off, as `ethtool -K` does: only those the device
+/// declared changeable.
+fn want_features(dev: &Device, features: Features, on: bool) {
+    let _rtnl = Rtnl::lock();
+    // SAFETY: The device is registered and RTNL held, under which the wanted features change.
+    unsafe {
+        let raw = dev.as_ptr();
+        let asked = features.as_raw() & (*raw).hw_features;
+        if on {
+            (*raw).wanted_features |= asked;
+        } else {
+            (*raw).wanted_features &= !asked;
+        }
+        bindings::netdev_update_features(raw);
+    }
+}
+
+fn features_changes(test: &Test) -> Result {
+    let mut dev = dummy()?;
+    // Receive checksums and scatter-gather on; VLAN tag stripping off, but changeable.
+    let hw = Features::SG | Features::RXCSUM | Features::HW_VLAN_CTAG_RX;
+    dev.set_features(hw, Features::SG | Features::RXCSUM);
+    let dev = dev.register()?;
+    let set = dev.data().features_set.load(Relaxed);
+    kunit_expect!(
+        test,
+        dev.features().contains(Features::SG | Features::RXCSUM)
+    );
+    kunit_expect!(test, !dev.features().contains(Features::HW_VLAN_CTAG_RX));
+    // Receive checksums off: the driver applies it, then the core records it.
+    want_features(&dev, Features::RXCSUM, false);
+    kunit_expect_eq!(test, dev.data().features_set.load(Relaxed), set + 1);
+    kunit_expect!(test, !dev.features().contains(Features::RXCSUM));
+    kunit_expect!(test, dev.features().contains(Features::SG));
+    // Refused by the driver: nothing changes.
+    want_features(&dev, Features::SG, false);
+    kunit_expect_eq!(test, dev.data().features_set.load(Relaxed), set + 1);
+    kunit_expect!(test, dev.features().contains(Features::SG));
+    // Wanted again: the features are what the device has, so the driver is not asked.
+    want_features(&dev, Features::SG, true);
+    kunit_expect_eq!(test, dev.data().features_set.load(Relaxed), set + 1);
+    // Turned on.
+    want_features(&dev, Features::HW_VLAN_CTAG_RX, true);
+    kunit_expect_eq!(test, dev.data().features_set.load(Relaxed), set + 2);
+    kunit_expect!(test, dev.features().contains(Features::HW_VLAN_CTAG_RX));
+    // Not declared: never asked for.
+    want_features(&dev, Features::HW_CSUM, true);
+    kunit_expect_eq!(test, dev.data().features_set.load(Relaxed), set + 2);
+    kunit_expect!(test, !dev.features().contains(Features::HW_CSUM));
+    Ok(())
+}
+
 fn alloc_and_setup(test: &Test) -> Result {
     let dropped = DROPPED.load(Relaxed);
     let mut dev = Unregistered::<Dummy>::new(4, 2, DummyData::new())?;
@@ -319,6 +387,7 @@ fn init_failure_drops_partial_data(test: &Test) -> Result {
             mtu: AtomicU32::new(0),
             mac_set: AtomicU32::new(0),
             timeouts: AtomicU32::new(0),
+            features_set: AtomicU32::new(0),
         })
     });
     kunit_expect_eq!(test, res.err(), Some(ENOSPC));
@@ -572,6 +641,10 @@ fn ops_tables(test: &Test) -> Result {
         test,
         m.ndo_set_mac_address.is_none() && m.ndo_change_mtu.is_none()
     );
+    kunit_expect!(
+        test,
+        f.ndo_set_features.is_some() && m.ndo_set_features.is_none()
+    );
     // SAFETY: As above.
     kunit_expect!(test, unsafe { (*min.as_ptr()).stat_ops }.is_null());
     // SAFETY: As above.
@@ -598,6 +671,7 @@ kunit_test_suite!(
         queue_stop_wake_bql,
         xmit_busy_is_retried,
         mtu_and_mac_changes,
+        features_changes,
         ops_tables,
     ]
 );

@@ -36,6 +36,9 @@ use core::{
     sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, Ordering::Relaxed},
 };
 
+/// How far into a packet the device of `contexts_and_split_buffers` inserts checksums.
+const CSUM_LIMIT: u32 = 200;
+
 /// The EtherType of the test frames (IEEE 802 local experimental).
 const ETHERTYPE: u16 = 0x88b5;
 
@@ -314,7 +317,7 @@ impl Operations for Drv {
             let mut config = Config::new(ch.size, 0, &ch.dma);
             let limit = dev.data().desc_limit.load(Relaxed);
             if limit != 0 {
-                config = config.context().desc_limit(limit);
+                config = config.context().desc_limit(limit).csum_limit(CSUM_LIMIT);
             }
             ch.txq.start(dev, rtnl, SwRing(ch.hw.clone()), &config)?;
         }
@@ -956,12 +959,31 @@ fn contexts_and_split_buffers(test: &Test) -> Result {
     );
     // A plain packet: no context descriptor.
     kunit_expect_eq!(test, send(&rig.dev, 60, 6, 0, 0, None)?, 0);
-    kunit_expect_eq!(test, rig.txq().in_flight(), 11);
+    // A checksum the device cannot reach (at 226, past its 200 bytes): computed by the engine,
+    // and no context descriptor.
+    let skb = build(300, 9, 0, 0, None, None)?;
+    kunit_expect_eq!(
+        test,
+        xmit_skb(&rig.dev, skb, |raw| {
+            // SAFETY: The skb is valid and ours; the range lies in its head.
+            kunit_expect!(test, unsafe {
+                bindings::skb_partial_csum_set(raw, 210, 16)
+            });
+        })?,
+        0
+    );
+    kunit_expect_eq!(test, rig.txq().in_flight(), 12);
     // Completions come on the last descriptors only, and clean whole packets.
-    kunit_expect_eq!(test, rig.complete()?, 11);
+    kunit_expect_eq!(test, rig.complete()?, 12);
     kunit_expect!(test, settle(|| rig.txq().in_flight() == 0));
     let sent = rig.hw.sent();
-    kunit_expect_eq!(test, sent.len(), 2);
+    kunit_expect_eq!(test, sent.len(), 3);
+    // The engine wrote the checksum over the test pattern.
+    kunit_expect!(
+        test,
+        sent.get(2)
+            .is_some_and(|p| p.len() == 300 && p[226..228] != [pattern(226, 9), pattern(227, 9)])
+    );
     // The device got the split packet whole and in order.
     kunit_expect!(
         test,
@@ -978,6 +1000,7 @@ fn contexts_and_split_buffers(test: &Test) -> Result {
             core::mem::take(&mut hw.contexts),
             hw.last_buffers,
             hw.longest,
+            core::mem::take(&mut hw.offloads),
         )
     });
     let csum = Some(CsumInsert {
@@ -992,11 +1015,31 @@ fn contexts_and_split_buffers(test: &Test) -> Result {
             ..Offload::default()
         }][..]
     );
-    // The plain packet's one buffer; no descriptor longer than the limit.
+    // The last packet's one buffer; no descriptor longer than the limit.
     kunit_expect_eq!(test, (hw.1, hw.2), (1, MIN_DESC_LIMIT));
+    // Only the first packet asked the device for a checksum.
+    kunit_expect!(
+        test,
+        hw.3.len() == 3 && hw.3[0].csum == csum && hw.3[1..].iter().all(|o| o.csum.is_none())
+    );
     let stats = rig.txq().stats();
-    kunit_expect_eq!(test, (stats.packets, stats.dropped), (2, 0));
+    kunit_expect_eq!(test, (stats.packets, stats.dropped), (3, 0));
     kunit_expect_eq!(test, bql_in_flight(rig.queue()?), 0);
+    // XDP frames take one descriptor each: one longer than the limit is dropped (taken from
+    // the core, freed and counted).
+    {
+        // SAFETY: The device outlives the registration, which is dropped first.
+        let rxq = KBox::pin_init(unsafe { RxqInfo::new(&rig.dev, 0, 0, &pool) }, GFP_KERNEL)?;
+        let mut long = frames(&rxq, &mut pool, 1, MIN_DESC_LIMIT as usize + 1, 7)?;
+        kunit_expect_eq!(test, ndo_xdp_xmit(&rig.dev, &mut long, true)?, 1);
+        kunit_expect_eq!(test, rig.txq().in_flight(), 0);
+        let mut short = frames(&rxq, &mut pool, 1, MIN_DESC_LIMIT as usize, 8)?;
+        kunit_expect_eq!(test, ndo_xdp_xmit(&rig.dev, &mut short, true)?, 1);
+        kunit_expect_eq!(test, rig.complete()?, 1);
+        kunit_expect!(test, settle(|| rig.txq().in_flight() == 0));
+        let stats = rig.txq().stats();
+        kunit_expect_eq!(test, (stats.xdp_frames, stats.xdp_dropped), (1, 1));
+    }
     kunit_expect_eq!(test, pool.stats().outstanding(), 0);
     close(&rig.dev);
     // A limit under the smallest is refused.
