@@ -8,7 +8,8 @@
 #                     the one with …:c1 (make bench's generator NIC), if
 #                     any; NICS lists them all; fails unless A and B exist
 #   lab_netns         A in netns nsA (192.0.2.1, 2001:db8::1), B in nsB
-#                     (192.0.2.2, 2001:db8::2), both up
+#                     (192.0.2.2, 2001:db8::2), both up, IPv6 addresses
+#                     kept over down and up
 #   lab_carrier       waits up to 5 s for carrier on both
 #   rx_packets NS DEV, rx_bytes NS DEV   the device's stats64 counters
 #   iperf3_server     a one-shot iperf3 server in nsB, ready for a client
@@ -49,9 +50,14 @@ lab_nics() {
 	[ -n "$A" ] && [ -n "$B" ]
 }
 
+# The namespaces keep static IPv6 addresses over a link down and up
+# (keep_addr_on_down): by default the stack removes them, and the selftests
+# that follow stats.py's check_down (which takes the NIC down and up) need
+# 2001:db8::1.
 lab_ns_setup() {
 	local ns=$1 dev=$2 v4=$3 v6=$4
 	ip netns add "$ns" &&
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.keep_addr_on_down=1 &&
 		ip link set "$dev" netns "$ns" &&
 		ip -n "$ns" link set lo up &&
 		ip -n "$ns" addr add "$v4/24" dev "$dev" &&
