@@ -3,6 +3,7 @@
 #include <linux/if_vlan.h>
 #include <linux/skbuff.h>
 #include <linux/tcp.h>
+#include <net/ip6_checksum.h>
 
 void rust_helper_skb_reserve(struct sk_buff *skb, int len)
 {
@@ -172,6 +173,29 @@ int rust_helper_skb_transport_offset(const struct sk_buff *skb)
 int rust_helper_skb_tcp_all_headers(const struct sk_buff *skb)
 {
 	return skb_tcp_all_headers(skb);
+}
+
+int rust_helper_skb_network_offset(const struct sk_buff *skb)
+{
+	return skb_network_offset(skb);
+}
+
+int rust_helper_skb_cow_head(struct sk_buff *skb, unsigned int headroom)
+{
+	return skb_cow_head(skb, headroom);
+}
+
+__sum16 rust_helper_csum_tcpudp_magic(__be32 saddr, __be32 daddr, __u32 len,
+				      __u8 proto, __wsum sum)
+{
+	return csum_tcpudp_magic(saddr, daddr, len, proto, sum);
+}
+
+__sum16 rust_helper_csum_ipv6_magic(const struct in6_addr *saddr,
+				    const struct in6_addr *daddr, __u32 len,
+				    __u8 proto, __wsum sum)
+{
+	return csum_ipv6_magic(saddr, daddr, len, proto, sum);
 }
 
 void rust_helper_skb_set_network_header(struct sk_buff *skb, const int offset)

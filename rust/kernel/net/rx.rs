@@ -287,6 +287,7 @@ pub struct Config<'a> {
     buf_len: u32,
     batch: u32,
     xdp_tx: bool,
+    copybreak: u32,
 }
 
 impl<'a> Config<'a> {
@@ -301,6 +302,7 @@ impl<'a> Config<'a> {
             buf_len: MAX_BUF_LEN,
             batch: if quarter < 16 { quarter } else { 16 },
             xdp_tx: false,
+            copybreak: 0,
         }
     }
 
@@ -332,16 +334,66 @@ impl<'a> Config<'a> {
         self.xdp_tx = true;
         self
     }
+
+    /// Copies frames of at most `len` bytes into a new skb of their size and gives their
+    /// buffer back to the page pool at once, instead of building the skb around the buffer.
+    ///
+    /// A small frame built around a buffer charges its socket for the whole page (its
+    /// truesize): a burst of small datagrams then fills a socket's receive buffer long before
+    /// their bytes would. Copying costs a copy of at most `len` bytes; a frame the copy's
+    /// allocation fails for is built around its buffer instead. 0 (the default) copies
+    /// nothing; at most [`MAX_COPYBREAK`].
+    pub const fn copybreak(mut self, len: u32) -> Self {
+        self.copybreak = len;
+        self
+    }
 }
+
+/// Returns `true` if a failure injected by the tests is due, and counts it.
+#[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+fn injected_failure(fail: &core::sync::atomic::AtomicU32) -> bool {
+    fail.load(Ordering::Relaxed) > 0
+        && fail
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+            .is_ok()
+}
+
+/// Copies the `len` bytes at `headroom` in `page` into a new skb of their size.
+fn copy_skb(
+    _shared: &Shared,
+    ctx: &PollContext<'_>,
+    page: &PoolPage,
+    headroom: u32,
+    len: u32,
+) -> Result<SkBuff> {
+    #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+    if injected_failure(&_shared.c.fail_copies) {
+        return Err(ENOMEM);
+    }
+    let src = page
+        .as_slice()
+        .get(headroom as usize..(headroom + len) as usize)
+        .ok_or(EINVAL)?;
+    let mut skb = ctx.alloc_skb(len)?;
+    skb.put(len)?.copy_from_slice(src);
+    Ok(skb)
+}
+
+/// The largest [`Config::copybreak`]: frames longer than this are cheaper to build around their
+/// buffer than to copy.
+pub const MAX_COPYBREAK: u32 = 1024;
 
 /// The counters of a receive queue, read from any context with [`Shared::stats`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Frames handed to the stack.
+    /// Frames received: handed to the stack, or consumed by the XDP program (transmitted,
+    /// redirected or dropped by it: XDP is the stack's first layer, as netdev's queue
+    /// statistics define rx-packets).
     pub packets: u64,
-    /// Bytes of the frames handed to the stack, as received (before XDP changed them).
+    /// Bytes of the frames counted in `packets`, as received (before XDP changed them).
     pub bytes: u64,
-    /// Buffers that could not be allocated for the ring (retried later).
+    /// Buffers that could not be allocated for the ring (retried later), and skbs that could
+    /// not be allocated for frames to copy ([`Config::copybreak`]; those go up in their buffer).
     pub alloc_fail: u64,
     /// Frames the device flagged as bad.
     pub hw_errors: u64,
@@ -409,6 +461,9 @@ struct Counters {
     /// Buffer allocations still to fail: failures injected by the tests.
     #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
     fail_allocs: core::sync::atomic::AtomicU32,
+    /// Copybreak skb allocations still to fail: failures injected by the tests.
+    #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+    fail_copies: core::sync::atomic::AtomicU32,
 }
 
 impl Shared {
@@ -498,6 +553,12 @@ impl Shared {
         self.c.fail_allocs.store(n, Ordering::Relaxed);
     }
 
+    /// Makes the next `n` skb allocations for copied frames ([`Config::copybreak`]) fail.
+    #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+    pub(crate) fn inject_copy_failures(&self, n: u32) {
+        self.c.fail_copies.store(n, Ordering::Relaxed);
+    }
+
     /// Adds the counts of a poll to the counters.
     fn add(&self, update: &Update<'_>, t: &Stats) {
         let c = &self.c;
@@ -525,14 +586,24 @@ impl Shared {
 
     /// Fills in the standard statistics of the queue (`netdev_stat_ops`).
     pub fn queue_stats(&self, qs: &mut QueueStatsRx) {
-        let s = self.stats();
-        qs.packets = s.packets;
-        qs.bytes = s.bytes;
-        qs.alloc_fail = s.alloc_fail;
-        qs.hw_drops = s.hw_errors;
-        qs.csum_unnecessary = s.csum_unnecessary;
-        qs.csum_none = s.csum_none;
+        fill_queue_stats(&self.stats(), qs);
     }
+}
+
+/// Sets the statistics [`Shared::queue_stats`] fills in to 0: the base statistics
+/// (`get_base_stats`) of a device whose queues count everything. The core reports a
+/// device-wide statistic only if its base statistics have it.
+pub fn base_stats(qs: &mut QueueStatsRx) {
+    fill_queue_stats(&Stats::default(), qs);
+}
+
+fn fill_queue_stats(s: &Stats, qs: &mut QueueStatsRx) {
+    qs.packets = s.packets;
+    qs.bytes = s.bytes;
+    qs.alloc_fail = s.alloc_fail;
+    qs.hw_drops = s.hw_errors;
+    qs.csum_unnecessary = s.csum_unnecessary;
+    qs.csum_none = s.csum_none;
 }
 
 #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
@@ -576,6 +647,8 @@ struct Inner<R: Ring> {
     posted: u32,
     buf_len: u32,
     batch: u32,
+    /// Frames up to this long are copied ([`Config::copybreak`]).
+    copybreak: u32,
     queue: u16,
 }
 
@@ -683,6 +756,7 @@ impl<R: Ring> Queue<R> {
             || config.buf_len > MAX_BUF_LEN
             || config.batch == 0
             || config.batch >= config.size
+            || config.copybreak > MAX_COPYBREAK
             || config.queue >= dev.num_rx_queues()
             || config.queue > u32::from(u16::MAX)
         {
@@ -864,6 +938,7 @@ impl<R: Ring> Inner<R> {
             posted: 0,
             buf_len: config.buf_len,
             batch: config.batch,
+            copybreak: config.copybreak,
             queue: config.queue as u16,
         };
         // The instance is disabled: no poll updates the counters meanwhile.
@@ -949,15 +1024,8 @@ impl<R: Ring> Inner<R> {
 
     fn alloc(&mut self, _shared: &Shared) -> Result<PoolPage> {
         #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
-        {
-            let fail = &_shared.c.fail_allocs;
-            if fail.load(Ordering::Relaxed) > 0
-                && fail
-                    .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
-                    .is_ok()
-            {
-                return Err(ENOMEM);
-            }
+        if injected_failure(&_shared.c.fail_allocs) {
+            return Err(ENOMEM);
         }
         self.pool.alloc_page()
     }
@@ -989,7 +1057,7 @@ impl<R: Ring> Inner<R> {
             self.next_to_clean = (index + 1) % self.size;
             self.posted -= 1;
             let eop = c.eop;
-            if let Outcome::Frame = self.buffer(t, ctx, prog, page, &c, &mut xdp_tx) {
+            if let Outcome::Frame = self.buffer(shared, t, ctx, prog, page, &c, &mut xdp_tx) {
                 done += 1;
             }
             if eop {
@@ -1019,6 +1087,7 @@ impl<R: Ring> Inner<R> {
     #[allow(clippy::too_many_arguments)]
     fn buffer(
         &mut self,
+        _shared: &Shared,
         t: &mut Stats,
         ctx: &mut PollContext<'_>,
         prog: Option<xdp::ProgRef<'_>>,
@@ -1085,6 +1154,18 @@ impl<R: Ring> Inner<R> {
                     }
                     (headroom, len) = (h, l);
                 }
+                if c.eop && len <= self.copybreak {
+                    match copy_skb(_shared, ctx, &page, headroom, len) {
+                        Ok(skb) => {
+                            page.recycle(&mut self.pool);
+                            self.deliver(t, ctx, skb, c, csum, c.len);
+                            return end;
+                        }
+                        // No memory for the copy: the frame goes up in its buffer.
+                        Err(e) if e == ENOMEM => t.alloc_fail += 1,
+                        Err(_) => (),
+                    }
+                }
                 let skb = match ctx.build_skb(page, headroom, len) {
                     Ok(skb) => skb,
                     Err(_) => {
@@ -1132,7 +1213,7 @@ impl<R: Ring> Inner<R> {
                 return None;
             }
         };
-        match buff.run(run, prog) {
+        let pass = match buff.run(run, prog) {
             Action::Pass => {
                 t.xdp_pass += 1;
                 Some(buff.into_page())
@@ -1187,7 +1268,14 @@ impl<R: Ring> Inner<R> {
                 t.xdp_aborted += 1;
                 None
             }
+        };
+        if pass.is_none() {
+            // XDP is the stack's first layer: what it consumed was received (netdev's qstats
+            // count it in rx-packets). Passed frames are counted when they reach the stack.
+            t.packets += 1;
+            t.bytes += u64::from(len);
         }
+        pass
     }
 
     /// Applies the descriptor's metadata and hands a complete frame to GRO.

@@ -176,6 +176,12 @@ pub struct Gso {
     pub segs: u16,
     /// The bytes of headers every segment repeats: up to the end of the TCP or UDP header.
     pub header_len: u16,
+    /// Where the IP header starts, from the start of the packet.
+    pub network: u16,
+    /// Where the TCP or UDP header starts, from the start of the packet.
+    pub transport: u16,
+    /// The payload bytes to segment: the packet's length without `header_len`.
+    pub payload_len: u32,
 }
 
 impl Offload {
@@ -224,19 +230,28 @@ impl Offload {
             if gso_type & !known != 0 {
                 return Err(EOPNOTSUPP);
             }
-            // SAFETY: As above; a segmentation-offload skb has its transport header set.
-            let header_len = unsafe {
-                match kind {
-                    // The UDP header: 8 bytes.
-                    GsoKind::Udp => bindings::skb_transport_offset(raw) + 8,
-                    _ => bindings::skb_tcp_all_headers(raw),
-                }
+            // SAFETY: As above; a segmentation-offload skb has its network and transport headers
+            // set.
+            let (network, transport, header_len) = unsafe {
+                (
+                    bindings::skb_network_offset(raw),
+                    bindings::skb_transport_offset(raw),
+                    match kind {
+                        // The UDP header: 8 bytes.
+                        GsoKind::Udp => bindings::skb_transport_offset(raw) + 8,
+                        _ => bindings::skb_tcp_all_headers(raw),
+                    },
+                )
             };
+            let header_len = u16::try_from(header_len).map_err(|_| EINVAL)?;
             Some(Gso {
                 kind,
                 mss: size,
                 segs,
-                header_len: u16::try_from(header_len).map_err(|_| EINVAL)?,
+                header_len,
+                network: u16::try_from(network).map_err(|_| EINVAL)?,
+                transport: u16::try_from(transport).map_err(|_| EINVAL)?,
+                payload_len: skb.len().checked_sub(header_len.into()).ok_or(EINVAL)?,
             })
         };
         let mut tci = 0u16;
@@ -296,6 +311,80 @@ pub struct Config<'a> {
     context: bool,
     desc_limit: u32,
     csum_limit: u32,
+    tso_headers: bool,
+}
+
+/// What the completed packets of one clean-up put on the wire.
+#[derive(Default)]
+struct Wire {
+    packets: u32,
+    bytes: u64,
+    gso_packets: u32,
+    gso_bytes: u64,
+    gso_wire_packets: u32,
+    gso_wire_bytes: u64,
+}
+
+impl Wire {
+    /// Adds a completed packet of `len` bytes: one, or a segmentation-offload packet's
+    /// segments, each with a copy of its headers.
+    fn add(&mut self, len: u32, s: Segs) {
+        let segs = s.segs;
+        let bytes = u64::from(len) + u64::from(segs - 1) * u64::from(s.header_len);
+        self.packets += segs;
+        self.bytes += bytes;
+        // Segmentation-offload packets are the ones with headers to repeat.
+        if s.header_len != 0 {
+            self.gso_packets += 1;
+            self.gso_bytes += u64::from(len);
+            self.gso_wire_packets += segs;
+            self.gso_wire_bytes += bytes;
+        }
+    }
+}
+
+/// The segments a packet makes on the wire (at least 1), and the bytes of headers each
+/// repeats.
+#[derive(Clone, Copy)]
+struct Segs {
+    segs: u32,
+    header_len: u16,
+}
+
+impl Segs {
+    const ONE: Self = Self {
+        segs: 1,
+        header_len: 0,
+    };
+}
+
+/// The length of a TCP header without options.
+const TCP_HEADER_LEN: usize = 20;
+
+/// The IP protocol number of TCP.
+const IPPROTO_TCP: u8 = 6;
+
+/// Returns the first `len` bytes of `skb`'s linear data for writing, after making them the
+/// skb's own (`skb_cow_head()`); fails for an skb with other users or shorter headers.
+fn header_mut(skb: &mut TxSkb, len: usize) -> Result<&mut [u8]> {
+    let raw = skb.as_ptr();
+    // SAFETY: The skb is valid.
+    if unsafe { bindings::skb_shared(raw) } {
+        // Another user holds this very skb: it would see the write (and copying its head,
+        // which `skb_cow_head()` may do, is not allowed then).
+        return Err(EBUSY);
+    }
+    if len > skb.headlen() as usize {
+        return Err(EINVAL);
+    }
+    // SAFETY: The skb is valid and ours alone (not shared), not yet given to the device.
+    to_result(unsafe { bindings::skb_cow_head(raw, 0) })?;
+    // SAFETY: `skb_cow_head()` left the head writable for this skb: copied if a clone shares
+    // it, or shared only with clones that gave up its header area (`skb->nohdr`: TCP keeps an
+    // original whose data starts after the headers its clones push); copying keeps the linear
+    // length, so the `len` bytes at `data` lie in it. The skb is borrowed mutably for the
+    // slice's life: no other view of it exists, and nothing frees or moves its head meanwhile.
+    Ok(unsafe { core::slice::from_raw_parts_mut((*raw).data, len) })
 }
 
 /// The smallest per-descriptor byte limit ([`Config::desc_limit`]).
@@ -316,12 +405,29 @@ impl<'a> Config<'a> {
             context: false,
             desc_limit: 0,
             csum_limit: 0,
+            tso_headers: false,
         }
+    }
+
+    /// Rewrites the headers of a TCP segmentation-offload packet as devices that fill in each
+    /// segment's lengths and checksums expect (the 8254x, and Intel's later NICs), before its
+    /// descriptors are written: the IPv4 total length and header checksum, or the IPv6 payload
+    /// length, become 0, and the TCP checksum field holds the pseudo-header's sum without a
+    /// length (the device adds each segment's). Other holders of the data do not see the
+    /// change: a header a clone shares is copied first (`skb_cow_head()`); TCP's own clones
+    /// are written in place, in the headroom its original gave up (`__skb_header_release()`).
+    /// A packet whose headers cannot be rewritten (not in the linear part, an IP version its
+    /// segmentation kind does not name, the skb itself shared, no memory for the copy) is
+    /// dropped and counted; so is a UDP one, which devices segment differently.
+    pub const fn tso_headers(mut self) -> Self {
+        self.tso_headers = true;
+        self
     }
 
     /// Computes in software the checksums a packet asks to have inserted beyond its first
     /// `bytes` bytes, which the device cannot reach (the 8254x's context descriptor holds byte
-    /// offsets: 256). A segmentation-offload packet that asks for one is dropped.
+    /// offsets: 256). A segmentation-offload packet whose checksum or headers reach that far
+    /// is dropped.
     pub const fn csum_limit(mut self, bytes: u32) -> Self {
         self.csum_limit = bytes;
         self
@@ -358,10 +464,21 @@ impl<'a> Config<'a> {
 /// The counters of a transmit queue.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Stats {
-    /// Packets the device completed.
+    /// Packets the device completed, as sent on the wire: a segmentation-offload packet counts
+    /// once per segment.
     pub packets: u64,
-    /// Bytes of the packets the device completed.
+    /// Bytes of the packets the device completed, as sent on the wire (each segment with its
+    /// headers).
     pub bytes: u64,
+    /// Segmentation-offload packets the device completed (also counted in `packets`, per
+    /// segment).
+    pub gso_packets: u64,
+    /// Bytes of those packets, as the stack gave them.
+    pub gso_bytes: u64,
+    /// The segments the device made of them.
+    pub gso_wire_packets: u64,
+    /// Bytes of those segments, each with its headers.
+    pub gso_wire_bytes: u64,
     /// Packets dropped by the engine: a mapping failed, the packet asked for an unknown
     /// segmentation, needed more descriptors than the ring has or a checksum the engine could
     /// not compute for it, the queue was not started, or the packet was given to the wrong
@@ -387,6 +504,10 @@ pub struct Stats {
 struct Counters {
     packets: Counter,
     bytes: Counter,
+    gso_packets: Counter,
+    gso_bytes: Counter,
+    gso_wire_packets: Counter,
+    gso_wire_bytes: Counter,
     dropped: Counter,
     busy: Counter,
     stops: Counter,
@@ -413,8 +534,9 @@ enum Map {
 enum Packet {
     /// Nothing (not a last descriptor, or a free one).
     None,
-    /// A packet from the stack.
-    Skb(TxSkb),
+    /// A packet from the stack, and its segments on the wire with the length of the headers
+    /// each repeats (recorded when it was sent: a clone's owner may change the shared info).
+    Skb(TxSkb, Segs),
     /// An XDP frame.
     Frame(XdpFrame),
 }
@@ -475,6 +597,8 @@ struct Inner<R: Ring> {
     desc_limit: u32,
     /// The end of the furthest checksum the device inserts, 0 for no limit.
     csum_limit: u32,
+    /// Rewrite TCP segmentation-offload headers ([`Config::tso_headers`]).
+    tso_headers: bool,
     /// The free descriptors under which the queue stops, and at which it is woken.
     stop_at: u32,
     start_at: u32,
@@ -502,7 +626,7 @@ impl<R: Ring> Inner<R> {
         let (mut pkts, mut bytes) = (0, 0);
         while self.used > 0 {
             let i = self.next_to_clean as usize;
-            if let Packet::Skb(skb) = Self::release(&self.dev, &mut self.slots[i]) {
+            if let Packet::Skb(skb, _) = Self::release(&self.dev, &mut self.slots[i]) {
                 pkts += 1;
                 bytes += skb.len();
             }
@@ -552,20 +676,78 @@ impl<R: Ring> Inner<R> {
     /// Returns `offload`, with its checksum computed here instead if the device cannot reach
     /// it (beyond `csum_limit`); fails if that fails, or for a segmentation-offload packet.
     fn csum_in_reach(&self, skb: &TxSkb, mut offload: Offload) -> Result<Offload> {
+        if let (Some(g), true) = (offload.gso, self.csum_limit != 0) {
+            // The device describes the headers by byte offsets too, whether or not the stack
+            // asked for a checksum (a packet from an untrusted source may not).
+            if u32::from(g.header_len) >= self.csum_limit {
+                return Err(EOPNOTSUPP);
+            }
+        }
         let Some(c) = offload.csum else {
             return Ok(offload);
         };
         if self.csum_limit == 0 || u32::from(c.start) + u32::from(c.offset) + 2 <= self.csum_limit {
             return Ok(offload);
         }
-        if offload.gso.is_some() {
+        // SAFETY: The skb is valid.
+        if offload.gso.is_some() || unsafe { bindings::skb_shared(skb.as_ptr()) } {
+            // Another user of the skb would see the data change (and `skb_checksum_help()` may
+            // have to copy the head, which a shared skb must not have done to it).
             return Err(EOPNOTSUPP);
         }
-        // SAFETY: The skb is valid and the driver's, not yet given to the device: its data may
-        // be written (the call unclones it first if it must).
+        // SAFETY: The skb is valid, ours alone (not shared) and not yet given to the device:
+        // its data may be written; the call copies a head a clone shares before writing it.
         to_result(unsafe { bindings::skb_checksum_help(skb.as_ptr()) })?;
         offload.csum = None;
         Ok(offload)
+    }
+
+    /// Rewrites the headers of a segmentation-offload packet if the configuration asks for it
+    /// ([`Config::tso_headers`]).
+    fn tso_headers(&self, skb: &mut TxSkb, gso: &Gso) -> Result {
+        if !self.tso_headers {
+            return Ok(());
+        }
+        let (net, l4) = (usize::from(gso.network), usize::from(gso.transport));
+        // IP before TCP, with room for a TCP header.
+        if net > l4 || l4 + TCP_HEADER_LEN > usize::from(gso.header_len) {
+            return Err(EINVAL);
+        }
+        let h = header_mut(skb, gso.header_len.into())?;
+        let (ip, tcp) = h.split_at_mut(l4);
+        let ip = &mut ip[net..];
+        // The pseudo-header's sum without a length, as the stack's checksum helpers compute it
+        // (a partial checksum: not inverted), in the header's byte order.
+        let sum = match gso.kind {
+            GsoKind::Tcp4 if ip.len() >= 20 && ip[0] >> 4 == 4 => {
+                // Total length and header checksum.
+                ip[2..4].fill(0);
+                ip[10..12].fill(0);
+                let addr =
+                    |at: usize| u32::from_ne_bytes([ip[at], ip[at + 1], ip[at + 2], ip[at + 3]]);
+                // SAFETY: FFI call on plain values.
+                unsafe { bindings::csum_tcpudp_magic(addr(12), addr(16), 0, IPPROTO_TCP, 0) }
+            }
+            GsoKind::Tcp6 if ip.len() >= 40 && ip[0] >> 4 == 6 => {
+                // Payload length.
+                ip[4..6].fill(0);
+                // SAFETY: The addresses lie in `ip` (40 bytes or more); `in6_addr` has no
+                // alignment beyond 4 bytes, which the casts do not need: the callee reads them
+                // through `const struct in6_addr *` the way the stack reads them in headers.
+                unsafe {
+                    bindings::csum_ipv6_magic(
+                        ip[8..24].as_ptr().cast(),
+                        ip[24..40].as_ptr().cast(),
+                        0,
+                        IPPROTO_TCP,
+                        0,
+                    )
+                }
+            }
+            _ => return Err(EINVAL),
+        };
+        tcp[16..18].copy_from_slice(&(!sum).to_ne_bytes());
+        Ok(())
     }
 
     /// Returns the descriptors a buffer of `len` bytes takes: one, or one per `desc_limit`
@@ -930,6 +1112,7 @@ impl<R: Ring> Queue<R> {
             context: config.context,
             desc_limit: config.desc_limit,
             csum_limit: config.csum_limit,
+            tso_headers: config.tso_headers,
             stop_at,
             start_at: 2 * stop_at,
         };
@@ -993,7 +1176,7 @@ impl<R: Ring> Queue<R> {
     /// queue other than the bound one, or given to a stopped engine is dropped and counted.
     /// Either way, descriptors written for earlier packets reach the device: the doorbell is
     /// rung when no packet follows.
-    pub fn xmit(&self, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
+    pub fn xmit(&self, mut skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
         let Some(mut guard) = lock_any(&self.inner) else {
             return TxResult::Busy(skb);
         };
@@ -1034,6 +1217,16 @@ impl<R: Ring> Queue<R> {
             self.c.stops.inc(&update);
             return TxResult::Busy(skb);
         }
+        // Only now that the packet goes out: one handed back must come back unchanged.
+        if let Some(gso) = &offload.gso {
+            if inner.tso_headers(&mut skb, gso).is_err() {
+                if !xmit.more() {
+                    inner.flush();
+                }
+                self.c.dropped.inc(&update);
+                return TxResult::Ok;
+            }
+        }
         let first = inner.next_to_use;
         let n = match inner.map(&skb, (first + ctx) % inner.size) {
             Ok(n) if n > 0 => n,
@@ -1066,7 +1259,12 @@ impl<R: Ring> Queue<R> {
         inner.slots[first as usize].descs = n;
         let bytes = skb.len();
         let last = ((first + n - 1) % inner.size) as usize;
-        inner.slots[last].packet = Packet::Skb(skb);
+        // What the device makes of it: `gso_segs` may be unset (`SKB_GSO_DODGY` packets).
+        let segs = offload.gso.map_or(Segs::ONE, |g| Segs {
+            segs: g.payload_len.div_ceil(u32::from(g.mss)).max(1),
+            header_len: g.header_len,
+        });
+        inner.slots[last].packet = Packet::Skb(skb, segs);
         inner.next_to_use = (first + n) % inner.size;
         inner.used += n;
         self.used.store(inner.used, Ordering::Relaxed);
@@ -1194,6 +1392,7 @@ impl<R: Ring> Queue<R> {
         };
         let (mut pkts, mut bytes) = (0u32, 0u32);
         let (mut frames, mut frame_bytes) = (0u32, 0u32);
+        let mut wire = Wire::default();
         let rcu = rcu::read_lock();
         let mut bulk = FrameBulk::new(&rcu);
         while inner.used > 0 {
@@ -1210,9 +1409,10 @@ impl<R: Ring> Queue<R> {
                 let i = inner.next_to_clean as usize;
                 match Inner::<R>::release(&inner.dev, &mut inner.slots[i]) {
                     Packet::None => (),
-                    Packet::Skb(skb) => {
+                    Packet::Skb(skb, segs) => {
                         pkts += 1;
                         bytes += skb.len();
+                        wire.add(skb.len(), segs);
                         ctx.consume_tx_skb(skb);
                     }
                     Packet::Frame(frame) => {
@@ -1243,17 +1443,29 @@ impl<R: Ring> Queue<R> {
         // SAFETY: The poll runs with bottom halves (or interrupts) off and the lock is held:
         // the only writer, not preempted.
         let update = unsafe { self.sync.begin() };
-        self.count(&update, pkts + frames, bytes + frame_bytes, frames);
+        wire.packets += frames;
+        wire.bytes += u64::from(frame_bytes);
+        self.count(&update, &wire, frames);
         if woke == WakeResult::Woken {
             self.c.wakes.inc(&update);
         }
         pkts + frames
     }
 
-    fn count(&self, update: &Update<'_>, pkts: u32, bytes: u32, frames: u32) {
-        if pkts > 0 {
-            self.c.packets.add(update, pkts as usize);
-            self.c.bytes.add(update, bytes as usize);
+    fn count(&self, update: &Update<'_>, wire: &Wire, frames: u32) {
+        if wire.packets > 0 {
+            self.c.packets.add(update, wire.packets as usize);
+            self.c.bytes.add(update, wire.bytes as usize);
+        }
+        if wire.gso_packets > 0 {
+            self.c.gso_packets.add(update, wire.gso_packets as usize);
+            self.c.gso_bytes.add(update, wire.gso_bytes as usize);
+            self.c
+                .gso_wire_packets
+                .add(update, wire.gso_wire_packets as usize);
+            self.c
+                .gso_wire_bytes
+                .add(update, wire.gso_wire_bytes as usize);
         }
         if frames > 0 {
             self.c.xdp_frames.add(update, frames as usize);
@@ -1265,6 +1477,10 @@ impl<R: Ring> Queue<R> {
         self.sync.read(|| Stats {
             packets: self.c.packets.get(),
             bytes: self.c.bytes.get(),
+            gso_packets: self.c.gso_packets.get(),
+            gso_bytes: self.c.gso_bytes.get(),
+            gso_wire_packets: self.c.gso_wire_packets.get(),
+            gso_wire_bytes: self.c.gso_wire_bytes.get(),
             dropped: self.c.dropped.get(),
             busy: self.c.busy.get(),
             stops: self.c.stops.get(),
@@ -1277,13 +1493,27 @@ impl<R: Ring> Queue<R> {
 
     /// Fills in the standard statistics of the queue (`netdev_stat_ops`).
     pub fn queue_stats(&self, qs: &mut QueueStatsTx) {
-        let s = self.stats();
-        qs.packets = s.packets;
-        qs.bytes = s.bytes;
-        qs.hw_drops = s.dropped;
-        qs.stop = s.stops;
-        qs.wake = s.wakes;
+        fill_queue_stats(&self.stats(), qs);
     }
+}
+
+/// Sets the statistics [`Queue::queue_stats`] fills in to 0: the base statistics
+/// (`get_base_stats`) of a device whose queues count everything. The core reports a
+/// device-wide statistic only if its base statistics have it.
+pub fn base_stats(qs: &mut QueueStatsTx) {
+    fill_queue_stats(&Stats::default(), qs);
+}
+
+fn fill_queue_stats(s: &Stats, qs: &mut QueueStatsTx) {
+    qs.packets = s.packets;
+    qs.bytes = s.bytes;
+    qs.hw_gso_packets = s.gso_packets;
+    qs.hw_gso_bytes = s.gso_bytes;
+    qs.hw_gso_wire_packets = s.gso_wire_packets;
+    qs.hw_gso_wire_bytes = s.gso_wire_bytes;
+    qs.hw_drops = s.dropped;
+    qs.stop = s.stops;
+    qs.wake = s.wakes;
 }
 
 #[pinned_drop]

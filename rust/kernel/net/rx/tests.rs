@@ -5,7 +5,10 @@
 //! buffers at their DMA addresses and completing descriptors, then schedules the NAPI instance.
 //! A packet handler on the device captures what reaches the stack.
 
-use super::{Completion, Config, HasShared, Queue, Ring, Shared, XdpTx, XdpTxFrame, MAX_BUF_LEN};
+use super::{
+    Completion, Config, HasShared, Queue, Ring, Shared, XdpTx, XdpTxFrame, MAX_BUF_LEN,
+    MAX_COPYBREAK,
+};
 use crate::{
     bindings, c_str, device,
     dma::DmaAddr,
@@ -22,6 +25,7 @@ use crate::{
         xdp::tests::returning,
     },
     new_spinlock,
+    page::PAGE_SIZE,
     prelude::*,
     sync::{Arc, SpinLock},
     types::{ARef, Opaque},
@@ -287,6 +291,8 @@ pub(super) struct Chan {
     pub(super) dma: ARef<device::Device>,
     size: u32,
     buf_len: u32,
+    /// The queue's [`Config::copybreak`] at its next start.
+    copybreak: AtomicU32,
     pub(super) polls: AtomicU32,
     max_done: AtomicU32,
 }
@@ -341,6 +347,7 @@ fn start(napi: &Napi<Chan>, rtnl: &Rtnl) -> Result {
     let config = Config::new(ch.size, 0)
         .dma(&ch.dma)
         .buf_len(ch.buf_len)
+        .copybreak(ch.copybreak.load(Relaxed))
         .xdp_tx();
     napi.with_state(rtnl, |q| {
         q.start(napi, rtnl, SwRing(ch.hw.clone()), &config)
@@ -380,6 +387,10 @@ struct Seen {
     queue: Option<u16>,
     /// Whether every byte after the Ethernet header matched the pattern of `seed`.
     seed: Option<u8>,
+    /// Whether the skb was built around a page-pool buffer (not copied).
+    pp: bool,
+    /// The memory the skb charges its socket for.
+    truesize: u32,
 }
 
 /// A packet handler for the test EtherType on the test device.
@@ -470,6 +481,9 @@ impl Tap {
             csum: view.checksum(),
             queue: view.rx_queue(),
             seed,
+            pp: view.is_pp_recycle(),
+            // SAFETY: The skb is valid (see `view`); a plain field read.
+            truesize: unsafe { (*skb).truesize },
         };
         let _ = tap.seen.lock().push(seen, GFP_ATOMIC);
         if tap.hold && tap.held.lock().push(skb as usize, GFP_ATOMIC).is_ok() {
@@ -537,6 +551,7 @@ impl Rig {
                 dma,
                 size,
                 buf_len,
+                copybreak: AtomicU32::new(0),
                 polls: AtomicU32::new(0),
                 max_done: AtomicU32::new(0),
             }? Error)
@@ -797,7 +812,10 @@ fn xdp_verdicts(test: &Test) -> Result {
     kunit_expect_eq!(test, s.xdp_aborted, 3);
     kunit_expect_eq!(test, (s.xdp_redirect, s.xdp_redirect_err), (0, 2));
     kunit_expect_eq!(test, s.dropped, 1);
-    kunit_expect_eq!(test, s.packets, 4);
+    // The frames XDP consumed count as received (rx-packets), beside the 4 that reached the
+    // stack; the multi-buffer frame dropped before the program does not.
+    kunit_expect_eq!(test, s.packets, 20);
+    kunit_expect_eq!(test, s.bytes, 19 * 200 + 3000);
     let seen = tap.seen();
     kunit_expect_eq!(test, seen.len(), 4);
     kunit_expect_eq!(
@@ -870,6 +888,64 @@ fn alloc_failure_recovers(test: &Test) -> Result {
     kunit_expect_eq!(test, ch.rx.stats().packets, 16);
     let (out, _) = rig.pool_state()?;
     kunit_expect_eq!(test, out, Some(15));
+    close(&rig.dev);
+    Ok(())
+}
+
+fn copybreak(test: &Test) -> Result {
+    let rig = Rig::new(64, 2048)?;
+    let tap = Tap::new(&rig.dev, false)?;
+    let ch = rig.chan();
+    ch.copybreak.store(256, Relaxed);
+    open(&rig.dev)?;
+    let l4 = Meta {
+        csum: Checksum::Unnecessary { level: 0 },
+        hash: Some((0x1234_5678, HashType::L4)),
+        vlan: Some(7),
+        ..PLAIN
+    };
+    // (length, metadata, copied): up to the copybreak a frame is copied, with its metadata.
+    let frames: [(usize, Meta, bool); 5] = [
+        (60, l4, true),
+        (256, PLAIN, true),
+        (257, l4, false),
+        (1514, PLAIN, false),
+        (60, PLAIN, false),
+    ];
+    for (i, &(len, meta, _)) in frames.iter().enumerate() {
+        if i == frames.len() - 1 {
+            // No memory for the last one's copy: it goes up in its buffer.
+            ch.rx.inject_copy_failures(1);
+        }
+        kunit_expect!(test, rig.receive(len, i as u8, meta));
+        kunit_expect!(test, rig.poll());
+    }
+    let seen = tap.seen();
+    kunit_expect_eq!(test, seen.len(), frames.len());
+    for (i, (s, &(len, meta, copied))) in seen.iter().zip(frames.iter()).enumerate() {
+        kunit_expect_eq!(test, (s.len as usize, s.seed), (len, Some(i as u8)));
+        kunit_expect_eq!(
+            test,
+            (s.hash, s.csum),
+            (meta.hash.map_or(0, |h| h.0), meta.csum)
+        );
+        kunit_expect_eq!(test, s.pp, !copied);
+        // A copy charges about its own size; a buffer, its page.
+        if copied {
+            kunit_expect!(test, s.truesize < PAGE_SIZE as u32 / 2);
+        } else {
+            kunit_expect!(test, s.truesize >= PAGE_SIZE as u32);
+        }
+    }
+    let stats = ch.rx.stats();
+    kunit_expect_eq!(
+        test,
+        (stats.packets, stats.dropped, stats.alloc_fail),
+        (5, 0, 1)
+    );
+    // The copied frames' buffers went back to the pool: every page is posted again or there.
+    let (out, posted) = rig.pool_state()?;
+    kunit_expect_eq!(test, (out, posted), (Some(63), 63));
     close(&rig.dev);
     Ok(())
 }
@@ -1031,6 +1107,7 @@ fn misuse_is_refused(test: &Test) -> Result {
         Config::new(64, 1).buf_len(0),
         Config::new(64, 1).buf_len(MAX_BUF_LEN + 1),
         Config::new(64, 1).batch(64),
+        Config::new(64, 1).copybreak(MAX_COPYBREAK + 1),
     ] {
         let r = ch1.with_state(&rtnl, |q| q.start(ch1, &rtnl, ring(ch1.data()), &bad))?;
         kunit_expect_eq!(test, r, Err(EINVAL));
@@ -1073,6 +1150,7 @@ kunit_test_suite!(
         xdp_verdicts,
         xdp_single_buffer_only,
         alloc_failure_recovers,
+        copybreak,
         teardown_with_frames_in_flight,
         device_quiesced_before_buffers_go,
         unregistered_device,

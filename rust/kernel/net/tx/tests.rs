@@ -18,8 +18,8 @@ use crate::{
         napi::{bh_off, tests::netpoll, CleanContext, Napi, Poll, PollContext},
         netdev::{
             tests::{close, open, settle},
-            Device, ExtAck, NetDevice, Operations, Registration, Rtnl, TxQueue, TxResult, TxSkb,
-            Unregistered, Xmit,
+            Device, ExtAck, NetDevice, Operations, QueueStatsRx, QueueStatsTx, Registration, Rtnl,
+            TxQueue, TxResult, TxSkb, Unregistered, Xmit,
         },
         page_pool::{tests::dma_device, PagePool, Params},
         rx,
@@ -300,7 +300,8 @@ struct Priv {
     keep_started: AtomicBool,
     /// What `tx_timeout` found: descriptors in flight, plus one (0: not called).
     timeout_seen: AtomicU32,
-    /// Context descriptors and this per-descriptor byte limit, if not 0.
+    /// Context descriptors, this per-descriptor byte limit, a checksum limit and TSO headers
+    /// rewritten, if not 0: the shapes of a real device.
     desc_limit: AtomicU32,
 }
 
@@ -317,7 +318,11 @@ impl Operations for Drv {
             let mut config = Config::new(ch.size, 0, &ch.dma);
             let limit = dev.data().desc_limit.load(Relaxed);
             if limit != 0 {
-                config = config.context().desc_limit(limit).csum_limit(CSUM_LIMIT);
+                config = config
+                    .context()
+                    .desc_limit(limit)
+                    .csum_limit(CSUM_LIMIT)
+                    .tso_headers();
             }
             ch.txq.start(dev, rtnl, SwRing(ch.hw.clone()), &config)?;
         }
@@ -386,6 +391,7 @@ impl Rig {
             bindings::NETIF_F_SG_BIT,
             bindings::NETIF_F_HW_CSUM_BIT,
             bindings::NETIF_F_TSO_BIT,
+            bindings::NETIF_F_TSO6_BIT,
             bindings::NETIF_F_HW_VLAN_CTAG_TX_BIT,
         ]
         .iter()
@@ -924,6 +930,9 @@ fn offloads_reach_descriptors(test: &Test) -> Result {
                 mss: 1000,
                 segs: 3,
                 header_len: 54,
+                network: 14,
+                transport: 34,
+                payload_len: 3000,
             }),
             vlan: None,
         },
@@ -1047,6 +1056,271 @@ fn contexts_and_split_buffers(test: &Test) -> Result {
     kunit_expect_eq!(test, open(&rig.dev), Err(EINVAL));
     Ok(())
 }
+
+/// Returns a clone of `skb`: a new skb that shares its data.
+fn clone_of(skb: &SkBuff) -> Result<SkBuff> {
+    // SAFETY: The skb is valid; the clone is a new skb with a single reference, ours.
+    Ok(unsafe {
+        SkBuff::from_raw(
+            NonNull::new(bindings::skb_clone(skb.as_ptr(), bindings::GFP_KERNEL)).ok_or(ENOMEM)?,
+        )
+    })
+}
+
+/// Sends `skb` with segmentation offload of `kind` in segments of 1000 bytes, as TCP sets it
+/// up: the IP header at 14, the TCP header at `l4`.
+fn send_tso(dev: &Device, skb: SkBuff, kind: u32, l4: u16, segs: u16) -> Result<i32> {
+    xmit_skb(dev, skb, |raw| {
+        // SAFETY: The skb is valid and ours; this is what TCP sets up for a TSO packet.
+        unsafe {
+            bindings::skb_partial_csum_set(raw, l4, 16);
+            bindings::skb_set_network_header(raw, 14);
+            let sh = bindings::skb_shinfo(raw);
+            (*sh).gso_size = 1000;
+            (*sh).gso_segs = segs;
+            (*sh).gso_type = kind;
+        }
+    })
+}
+
+/// Sends a clone of `skb` (see [`send_tso`]): its header is shared, so it is copied before the
+/// engine writes it.
+fn send_tso_clone(dev: &Device, skb: &SkBuff, kind: u32, l4: u16, segs: u16) -> Result<i32> {
+    send_tso(dev, clone_of(skb)?, kind, l4, segs)
+}
+
+fn tso_headers_rewritten(test: &Test) -> Result {
+    let rig = Rig::new(256, true)?;
+    rig.dev.data().desc_limit.store(4096, Relaxed);
+    open(&rig.dev)?;
+    bql_limit_min(rig.queue()?, 1 << 20);
+    // TCP over IPv4 from 192.0.2.1 to 192.0.2.2 and over IPv6 from 2001:db8::1 to
+    // 2001:db8::2, 3000 bytes of payload each, their headers as TCP leaves them: the lengths
+    // of the whole packet and checksums over it.
+    let mut v4 = [0u8; 40];
+    v4[..4].copy_from_slice(&[0x45, 0, 0x0b, 0xe0]);
+    v4[6..12].copy_from_slice(&[0x40, 0, 64, 6, 0xab, 0xcd]);
+    v4[12..20].copy_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2]);
+    v4[32] = 0x50;
+    v4[36..38].copy_from_slice(&[0x12, 0x34]);
+    let mut v6 = [0u8; 60];
+    v6[..8].copy_from_slice(&[0x60, 0, 0, 0, 0x0b, 0xcc, 6, 64]);
+    v6[8..12].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    v6[23] = 1;
+    v6[24..28].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
+    v6[39] = 2;
+    v6[52] = 0x50;
+    v6[56..58].copy_from_slice(&[0x12, 0x34]);
+    let ip4 = build(
+        3054,
+        1,
+        0,
+        0,
+        None,
+        Some((bindings::ETH_P_IP as u16, &v4[..])),
+    )?;
+    let ip6 = build(
+        3074,
+        2,
+        0,
+        0,
+        None,
+        Some((bindings::ETH_P_IPV6 as u16, &v6[..])),
+    )?;
+    kunit_expect_eq!(
+        test,
+        send_tso_clone(&rig.dev, &ip4, bindings::SKB_GSO_TCPV4, 34, 3)?,
+        0
+    );
+    kunit_expect_eq!(
+        test,
+        send_tso_clone(&rig.dev, &ip6, bindings::SKB_GSO_TCPV6, 54, 3)?,
+        0
+    );
+    // An IPv6 header where IPv4 segmentation is asked for: dropped.
+    kunit_expect_eq!(
+        test,
+        send_tso_clone(&rig.dev, &ip6, bindings::SKB_GSO_TCPV4, 54, 3)?,
+        0
+    );
+    // A context descriptor and one buffer each.
+    kunit_expect_eq!(test, rig.complete()?, 4);
+    kunit_expect!(test, settle(|| rig.txq().in_flight() == 0));
+    let sent = rig.hw.sent();
+    kunit_expect_eq!(test, sent.len(), 2);
+    let (Some(p4), Some(p6)) = (sent.first(), sent.get(1)) else {
+        return Ok(());
+    };
+    // IPv4: total length and header checksum 0; the TCP checksum field the sum of the
+    // addresses' 16-bit words and the protocol (0xc000 + 0x0201 + 0xc000 + 0x0202 + 6,
+    // folded).
+    kunit_expect_eq!(test, p4.len(), 3054);
+    kunit_expect_eq!(
+        test,
+        (&p4[16..18], &p4[24..26]),
+        (&[0u8, 0][..], &[0u8, 0][..])
+    );
+    kunit_expect_eq!(test, &p4[50..52], &[0x84u8, 0x0a][..]);
+    // IPv6: payload length 0; 0x2001 + 0x0db8 + 1 + 0x2001 + 0x0db8 + 2 + 6.
+    kunit_expect_eq!(test, p6.len(), 3074);
+    kunit_expect_eq!(test, &p6[18..20], &[0u8, 0][..]);
+    kunit_expect_eq!(test, &p6[70..72], &[0x5bu8, 0x7b][..]);
+    // The rest is what the stack gave.
+    kunit_expect!(
+        test,
+        p4[54..]
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == pattern(54 + i, 1))
+    );
+    kunit_expect!(
+        test,
+        p6[74..]
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == pattern(74 + i, 2))
+    );
+    // The originals, which share their data with the clones sent, did not change.
+    kunit_expect_eq!(test, &ip4.data()[14..54], &v4[..]);
+    kunit_expect_eq!(test, &ip6.data()[14..74], &v6[..]);
+    // Counted as the segments on the wire, each with its headers.
+    let s = rig.txq().stats();
+    let wire = 3054 + 2 * 54 + 3074 + 2 * 74;
+    kunit_expect_eq!(test, (s.packets, s.bytes, s.dropped), (6, wire, 1));
+    kunit_expect_eq!(
+        test,
+        (
+            s.gso_packets,
+            s.gso_bytes,
+            s.gso_wire_packets,
+            s.gso_wire_bytes
+        ),
+        (2, 3054 + 3074, 6, wire)
+    );
+
+    // TCP's own way: its original holds the payload only and gives its headroom up to its
+    // clones (`__skb_header_release()`), which push their headers there. Such a header is
+    // written in place, and the original's bytes stay what they were.
+    let mut orig = SkBuff::alloc(3000 + 128)?;
+    orig.reserve(96)?;
+    for (i, b) in orig.put(3000)?.iter_mut().enumerate() {
+        *b = pattern(54 + i, 3);
+    }
+    // SAFETY: The skb is ours alone; this is what `__skb_header_release()` does.
+    unsafe {
+        (*orig.as_ptr()).set_nohdr(1);
+        (*bindings::skb_shinfo(orig.as_ptr())).dataref.counter += 1 << 16;
+    }
+    let mut clone = clone_of(&orig)?;
+    let h = clone.push(54)?;
+    h[..6].fill(0xff);
+    h[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    h[12..14].copy_from_slice(&(bindings::ETH_P_IP as u16).to_be_bytes());
+    h[14..].copy_from_slice(&v4);
+    kunit_expect_eq!(
+        test,
+        send_tso(&rig.dev, clone, bindings::SKB_GSO_TCPV4, 34, 3)?,
+        0
+    );
+    // A packet with another user, which would see the write: dropped.
+    let shared = build(
+        3054,
+        4,
+        0,
+        0,
+        None,
+        Some((bindings::ETH_P_IP as u16, &v4[..])),
+    )?;
+    // SAFETY: The skb is valid; the reference taken goes to the second handle, which the core
+    // takes over.
+    let second = unsafe {
+        bindings::refcount_inc(&mut (*shared.as_ptr()).users);
+        SkBuff::from_raw(NonNull::new_unchecked(shared.as_ptr()))
+    };
+    kunit_expect_eq!(
+        test,
+        send_tso(&rig.dev, second, bindings::SKB_GSO_TCPV4, 34, 3)?,
+        0
+    );
+    kunit_expect_eq!(test, rig.complete()?, 2);
+    kunit_expect!(test, settle(|| rig.txq().in_flight() == 0));
+    let sent = rig.hw.sent();
+    kunit_expect_eq!(test, sent.len(), 1);
+    if let Some(p) = sent.first() {
+        kunit_expect_eq!(test, p.len(), 3054);
+        kunit_expect_eq!(
+            test,
+            (&p[16..18], &p[24..26]),
+            (&[0u8, 0][..], &[0u8, 0][..])
+        );
+        kunit_expect_eq!(test, &p[50..52], &[0x84u8, 0x0a][..]);
+    }
+    kunit_expect!(
+        test,
+        orig.data()
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == pattern(54 + i, 3))
+    );
+    // The shared one came back whole, with its header as it was.
+    kunit_expect_eq!(test, &shared.data()[14..54], &v4[..]);
+    let s = rig.txq().stats();
+    kunit_expect_eq!(test, (s.packets, s.dropped), (9, 2));
+    kunit_expect_eq!(test, bql_in_flight(rig.queue()?), 0);
+    close(&rig.dev);
+    Ok(())
+}
+
+/// Returns which statistics of `qs` (a `netdev_queue_stats_*` of `u64`s) are set, and whether
+/// those are all 0.
+fn stats_set<T>(qs: &T) -> (u64, bool) {
+    let n = core::mem::size_of::<T>() / 8;
+    // SAFETY: The statistics structs are arrays of `u64` fields in all but name.
+    let v = unsafe { core::slice::from_raw_parts((qs as *const T).cast::<u64>(), n) };
+    let set = |x: &u64| *x != u64::MAX;
+    let mask = v
+        .iter()
+        .enumerate()
+        .filter(|(_, x)| set(x))
+        .fold(0u64, |m, (i, _)| m | 1 << i);
+    (mask, v.iter().filter(|x| set(x)).all(|x| *x == 0))
+}
+
+fn base_stats_cover_queue_stats(test: &Test) -> Result {
+    // The core sums a device's statistics over its base and its queues only where the base
+    // has them; the core marks what is not reported with all ones. Both must report these.
+    macro_rules! fields {
+        ($t:ty: $($f:ident),*) => {
+            0u64 $(| 1 << (core::mem::offset_of!($t, $f) / 8))*
+        };
+    }
+    let tx_fields = fields!(QueueStatsTx: packets, bytes, hw_gso_packets, hw_gso_bytes,
+        hw_gso_wire_packets, hw_gso_wire_bytes, hw_drops, stop, wake);
+    let rx_fields = fields!(QueueStatsRx: packets, bytes, alloc_fail, hw_drops,
+        csum_unnecessary, csum_none);
+    let rig = Rig::new(64, true)?;
+    open(&rig.dev)?;
+    // SAFETY: Plain data; all ones is "not reported".
+    let unset = || unsafe { core::mem::transmute::<_, QueueStatsTx>([0xffu8; QSTATS_TX_SIZE]) };
+    let (mut q, mut b) = (unset(), unset());
+    rig.txq().queue_stats(&mut q);
+    super::base_stats(&mut b);
+    let (q, b) = (stats_set(&q), stats_set(&b));
+    kunit_expect_eq!(test, (q.0, b.0, b.1), (tx_fields, tx_fields, true));
+    let shared = KBox::pin_init(rx::Shared::new(), GFP_KERNEL)?;
+    // SAFETY: As above.
+    let unset = || unsafe { core::mem::transmute::<_, QueueStatsRx>([0xffu8; QSTATS_RX_SIZE]) };
+    let (mut q, mut b) = (unset(), unset());
+    shared.queue_stats(&mut q);
+    rx::base_stats(&mut b);
+    let (q, b) = (stats_set(&q), stats_set(&b));
+    kunit_expect_eq!(test, (q.0, b.0, b.1), (rx_fields, rx_fields, true));
+    close(&rig.dev);
+    Ok(())
+}
+
+const QSTATS_TX_SIZE: usize = core::mem::size_of::<QueueStatsTx>();
+const QSTATS_RX_SIZE: usize = core::mem::size_of::<QueueStatsRx>();
 
 fn redirected_frames(test: &Test) -> Result {
     // 39 usable descriptors.
@@ -1357,6 +1631,8 @@ kunit_test_suite!(
         misuse_is_refused,
         offloads_reach_descriptors,
         contexts_and_split_buffers,
+        tso_headers_rewritten,
+        base_stats_cover_queue_stats,
         redirected_frames,
         watchdog_reports_timeout,
         xdp_tx_through_both_engines,
