@@ -15,6 +15,16 @@ DRIVER=$LAB_DRIVER
 problems=()
 
 "$TOP/tooling/ksft.sh" || problems+=("--problem=the drivers/net selftests did not install")
+# The lab's XDP programs (lab/xdp.sh), against the uapi headers ksft.sh
+# installed.
+XDP_OBJS=$CACHE/lab-xdp
+mkdir -p "$XDP_OBJS"
+for a in pass drop tx redirect; do
+	clang -O2 -Wall -target bpf -D"${a^^}" -I"$BUILD/usr/include" \
+		-c "$TOP/tooling/lab/xdp_action.c" -o "$XDP_OBJS/xdp_$a.o" ||
+		problems+=("--problem=the lab's XDP program for $a did not build")
+done
+export LAB_ENV="${LAB_ENV:-} XDP_OBJS=$XDP_OBJS"
 "$TOP/tooling/lab.sh" test
 lab_rc=$?
 L=$OUT/lab

@@ -20,6 +20,7 @@ SUITE=lab_$DRIVER
 HERE=$(dirname "$0")
 . "$HERE/faults.sh"
 . "$HERE/nics.sh"
+. "$HERE/xdp.sh"
 
 mountpoint -q /sys/kernel/debug || mount -t debugfs none /sys/kernel/debug
 dmesg >"$OUTDIR/dmesg.txt"
@@ -200,6 +201,13 @@ fi
 iperf iperf3_tcp_b_to_a -R
 splat_check iperf3
 kmemleak_check iperf3
+
+# Native XDP on A, every action observed (lab/xdp.sh).
+if [ "$MODE" = test ]; then
+	xdp_checks
+	splat_check xdp
+	kmemleak_check xdp
+fi
 
 # Allocation failure is a normal path: TCP from A to B while allocations
 # that cannot sleep fail (the receive refill among them) for FAULT_SECS
