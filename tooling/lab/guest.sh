@@ -315,7 +315,31 @@ rebind() {
 		ip -n nsA addr add 2001:db8::1/64 dev "$A" nodad &&
 		ip -n nsA link set "$A" up && lab_carrier && ping_check nsA 192.0.2.2
 }
+# Ring resize: A's rings change size 20 times (128 and 256 descriptors
+# in turn) while TCP runs through A; the transfer completes and the last
+# size is the one reported.
+ring_resize() {
+	local json=$OUTDIR/iperf3_resize.json i n fail=0 st bytes cur
+	iperf3_server
+	ip netns exec nsA iperf3 -c 192.0.2.2 -t 8 -J >"$json" 2>&1 &
+	sleep 1
+	for i in $(seq 20); do
+		n=$((i % 2 ? 128 : 256))
+		ip netns exec nsA ethtool -G "$A" rx $n tx $n 2>>"$OUTDIR/checks.log" ||
+			fail=$((fail + 1))
+	done
+	wait $!
+	st=$?
+	bytes=$(iperf3_received "$json")
+	bytes=${bytes#* }
+	cur=$(ip netns exec nsA ethtool -g "$A" | awk '/^Current/ { c = 1 } c && /^RX:/ { print $2 }')
+	[ $fail = 0 ] && [ $st = 0 ] && [ "${bytes:-0}" -gt 0 ] && [ "$cur" = 256 ] &&
+		ping_check nsA 192.0.2.2 >>"$OUTDIR/checks.log" 2>&1
+	result ring_resize_x20 $? \
+		"$fail failed resizes; iperf3 exit $st, ${bytes:-no} bytes received; RX ring now ${cur:-?}"
+}
 if [ "$MODE" = test ]; then
+	ring_resize
 	check "down_up_x$ROUNDS" down_up
 	check "unbind_rebind_x$ROUNDS" rebind
 	splat_check robustness

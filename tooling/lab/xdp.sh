@@ -32,29 +32,33 @@ xdp_ping() {
 
 # xdp_action ACTION COUNTER REPLIES: with ACTION attached, B's 5 pings
 # raise A's COUNTER by at least 5, and B gets REPLIES replies ("all" or
-# "none"); XDP_TX and XDP_REDIRECT frames also leave A (tx_xdp_frames)
-# and reach B. A ping after the detach is answered.
+# "none"); after the detach, 5 more pings are answered. XDP_TX and
+# XDP_REDIRECT frames also leave A (tx_xdp_frames) and reach B: B counts
+# at least 10 frames over both rounds of pings (read after the second,
+# whose traffic also moves along what the rings still hold: the last
+# frame of a burst can wait for the next interrupt).
 xdp_action() {
-	local act=$1 counter=$2 want=$3 c0 c1 f0 f1 b0 b1 got ok=0 why
+	local act=$1 counter=$2 want=$3 c0 c1 f0 f1 b0 b1 got after ok=0 why
 	if ! xdp_attach "$act" 2>>"$OUTDIR/checks.log"; then
 		result "xdp_$act" 1 "attach failed"
 		return
 	fi
 	c0=$(xdp_stat "$counter") f0=$(xdp_stat tx_xdp_frames) b0=$(rx_packets nsB "$B")
 	got=$(xdp_ping)
-	c1=$(xdp_stat "$counter") f1=$(xdp_stat tx_xdp_frames) b1=$(rx_packets nsB "$B")
+	c1=$(xdp_stat "$counter")
 	xdp_attach off
-	why="$counter +$((c1 - c0)), B got ${got:-?}/5 replies"
-	[ $((c1 - c0)) -ge 5 ] || ok=1
+	after=$(xdp_ping)
+	f1=$(xdp_stat tx_xdp_frames) b1=$(rx_packets nsB "$B")
+	why="$counter +$((c1 - c0)), B got ${got:-?}/5 replies, ${after:-?}/5 after the detach"
+	[ $((c1 - c0)) -ge 5 ] && [ "$after" = 5 ] || ok=1
 	case $want in
 	all) [ "$got" = 5 ] || ok=1 ;;
 	none) [ "$got" = 0 ] || ok=1 ;;
 	esac
 	if [ "$act" = tx ] || [ "$act" = redirect ]; then
 		why+=", tx_xdp_frames +$((f1 - f0)), B received +$((b1 - b0))"
-		[ $((f1 - f0)) -ge 5 ] && [ $((b1 - b0)) -ge 5 ] || ok=1
+		[ $((f1 - f0)) -ge 5 ] && [ $((b1 - b0)) -ge 10 ] || ok=1
 	fi
-	[ "$(xdp_ping)" = 5 ] || { ok=1; why+=", no replies after the detach"; }
 	result "xdp_$act" $ok "$why"
 }
 

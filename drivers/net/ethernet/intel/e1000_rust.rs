@@ -10,7 +10,7 @@
 //! Register and descriptor layouts are from Intel's "PCI/PCI-X Family of Gigabit Ethernet
 //! Controllers Software Developer's Manual" (8254x).
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use kernel::{
     c_str, delay,
     device::Device as DmaDevice,
@@ -203,9 +203,15 @@ const TX_POPTS_TXSM: u64 = 1 << 41;
 /// context descriptor's offsets are bytes).
 const TX_CSUM_LIMIT: u32 = 256;
 
-/// Descriptors per ring (multiples of 8: the ring length is a multiple of 128 bytes).
-const RX_SIZE: u32 = 256;
-const TX_SIZE: u32 = 256;
+/// Descriptors per ring at first (`ethtool -G` changes them), in multiples of 8: a ring's length
+/// is a multiple of 128 bytes.
+const RING_DEFAULT: u32 = 256;
+/// The most descriptors per ring (the 8254x's, as the C driver has them): allocated at probe.
+const RING_MAX: u32 = 4096;
+/// The fewest: the transmit engine stops the queue short of room for its largest packet (a
+/// context descriptor and 64 KiB in 4 KiB pieces over the head and every fragment) and wakes it
+/// at twice that, which must be less than the ring.
+const RING_MIN: u32 = 80;
 
 /// The most bytes of one transmit descriptor (what Intel's drivers use for the 8254x).
 const TX_DESC_LIMIT: u32 = 4096;
@@ -250,14 +256,14 @@ const TX_REGS: RingRegs = RingRegs {
 type Descs = Arc<CoherentAllocation<RawDesc>>;
 
 /// Tells the device where a descriptor ring is, with nothing posted on it.
-fn program_ring(regs: &Hw, r: &RingRegs, descs: &Descs) -> Result {
-    for i in 0..descs.count() {
+fn program_ring(regs: &Hw, r: &RingRegs, descs: &Descs, size: u32) -> Result {
+    for i in 0..size as usize {
         descs.write(i, [0, 0])?;
     }
     let addr = descs.dma_handle();
     regs.try_write32(addr as u32, r.base_lo)?;
     regs.try_write32((addr >> 32) as u32, r.base_hi)?;
-    regs.try_write32(descs.size() as u32, r.len)?;
+    regs.try_write32(size * core::mem::size_of::<RawDesc>() as u32, r.len)?;
     regs.try_write32(0, r.head)?;
     regs.try_write32(0, r.tail)
 }
@@ -435,8 +441,11 @@ struct Priv {
     #[pin]
     napi: Napi<Chan>,
     pdev: ARef<pci::Device>,
+    /// The rings' memory, for `RING_MAX` descriptors each, and the descriptors in use.
     rx_descs: Descs,
     tx_descs: Descs,
+    rx_size: AtomicU32,
+    tx_size: AtomicU32,
 }
 
 impl Priv {
@@ -464,14 +473,18 @@ impl E1000 {
         let ch = napi.data();
         let regs = &ch.regs;
 
+        let (rx_size, tx_size) = (
+            p.rx_size.load(Ordering::Relaxed),
+            p.tx_size.load(Ordering::Relaxed),
+        );
         let descs = p.tx_descs.clone();
-        program_ring(regs, &TX_REGS, &descs)?;
+        program_ring(regs, &TX_REGS, &descs, tx_size)?;
         let ring = TxRing {
             regs: regs.clone(),
             descs,
             ext: 0,
         };
-        let config = tx::Config::new(TX_SIZE, 0, &ch.dma)
+        let config = tx::Config::new(tx_size, 0, &ch.dma)
             .context()
             .csum_limit(TX_CSUM_LIMIT)
             .tso_headers()
@@ -481,12 +494,12 @@ impl E1000 {
         regs.write32(TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD, TCTL);
 
         let descs = p.rx_descs.clone();
-        let started = program_ring(regs, &RX_REGS, &descs).and_then(|()| {
+        let started = program_ring(regs, &RX_REGS, &descs, rx_size).and_then(|()| {
             let ring = RxRing {
                 regs: regs.clone(),
                 descs,
             };
-            let config = rx::Config::new(RX_SIZE, 0)
+            let config = rx::Config::new(rx_size, 0)
                 .dma(&ch.dma)
                 .buf_len(RX_BUF_LEN)
                 .copybreak(RX_COPYBREAK)
@@ -683,11 +696,51 @@ impl ethtool::Operations for E1000 {
         link_up(dev.data().regs())
     }
 
-    fn get_ringparam(_dev: &NetDevice<Self>, ring: &mut RingParam) {
-        ring.rx_max_pending = RX_SIZE;
-        ring.tx_max_pending = TX_SIZE;
-        ring.rx_pending = RX_SIZE;
-        ring.tx_pending = TX_SIZE;
+    fn get_ringparam(dev: &NetDevice<Self>, ring: &mut RingParam) {
+        let p = dev.data();
+        ring.rx_max_pending = RING_MAX;
+        ring.tx_max_pending = RING_MAX;
+        ring.rx_pending = p.rx_size.load(Ordering::Relaxed);
+        ring.tx_pending = p.tx_size.load(Ordering::Relaxed);
+    }
+
+    fn set_ringparam(dev: &NetDevice<Self>, rtnl: &Rtnl, ring: &RingParam) -> Result {
+        // Rounded up to a multiple of 8, as the C driver does.
+        let size = |n: u32| match n.next_multiple_of(8) {
+            n if (RING_MIN..=RING_MAX).contains(&n) => Ok(n),
+            _ => Err(EINVAL),
+        };
+        let new = (size(ring.rx_pending)?, size(ring.tx_pending)?);
+        let p = dev.data();
+        let set = |(rx, tx): (u32, u32)| {
+            p.rx_size.store(rx, Ordering::Relaxed);
+            p.tx_size.store(tx, Ordering::Relaxed);
+        };
+        let old = (
+            p.rx_size.load(Ordering::Relaxed),
+            p.tx_size.load(Ordering::Relaxed),
+        );
+        if !dev.is_running() || new == old {
+            set(new);
+            return Ok(());
+        }
+        // Up: the rings stop and start again as in `stop` and `open`, around the poll and the
+        // interrupt, which stay requested. Packets sent meanwhile are dropped and counted.
+        p.napi.disable(rtnl);
+        p.regs().write32(!0, IMC);
+        p.regs().flush();
+        let res = Self::stop_rings(dev, rtnl).and_then(|()| {
+            set(new);
+            Self::start_rings(dev, rtnl).or_else(|e| {
+                // Back to the sizes that worked.
+                set(old);
+                Self::start_rings(dev, rtnl).and(Err(e))
+            })
+        });
+        p.napi.enable(rtnl)?;
+        p.regs().write32(INT_ENABLED, IMS);
+        Self::link(dev);
+        res
     }
 
     fn get_stats(dev: &NetDevice<Self>, values: &mut [u64]) {
@@ -827,7 +880,7 @@ impl pci::Driver for Driver {
             let descs = CoherentAllocation::alloc_coherent(pdev, n as usize, GFP_KERNEL)?;
             Ok(Arc::new(descs, GFP_KERNEL)?)
         };
-        let (rx_descs, tx_descs) = (descs(RX_SIZE)?, descs(TX_SIZE)?);
+        let (rx_descs, tx_descs) = (descs(RING_MAX)?, descs(RING_MAX)?);
         let dma: ARef<DmaDevice> = pdev.as_ref().into();
         let r = regs.clone();
         let pdev_ref: ARef<pci::Device> = (&**pdev).into();
@@ -842,6 +895,8 @@ impl pci::Driver for Driver {
                 pdev: pdev_ref,
                 rx_descs,
                 tx_descs,
+                rx_size: AtomicU32::new(RING_DEFAULT),
+                tx_size: AtomicU32::new(RING_DEFAULT),
             }? Error))
         })?;
         ndev.set_parent(pdev.as_ref());
