@@ -28,8 +28,71 @@ pub type Channels = bindings::ethtool_channels;
 /// (`struct ethtool_link_settings`, the base of `struct ethtool_link_ksettings`).
 pub type LinkSettings = bindings::ethtool_link_settings;
 
+/// Interrupt coalescing parameters (`struct ethtool_coalesce`): how long, in microseconds, and
+/// after how many frames, a device delays its interrupts.
+pub type Coalesce = bindings::ethtool_coalesce;
+
+/// Coalescing parameters a driver takes ([`Operations::SUPPORTED_COALESCE`]), bits of
+/// `ETHTOOL_COALESCE_*`.
+pub mod coalesce {
+    /// `rx_usecs`: the delay of receive interrupts.
+    pub const RX_USECS: u32 = 1 << 0;
+    /// `rx_max_coalesced_frames`: the frames a receive interrupt waits for.
+    pub const RX_MAX_FRAMES: u32 = 1 << 1;
+    /// `tx_usecs`: the delay of transmit completion interrupts.
+    pub const TX_USECS: u32 = 1 << 4;
+    /// `tx_max_coalesced_frames`: the completions a transmit interrupt waits for.
+    pub const TX_MAX_FRAMES: u32 = 1 << 5;
+}
+
 /// Length of a statistic's name, NUL included (`ETH_GSTRING_LEN`).
 pub const GSTRING_LEN: usize = bindings::ETH_GSTRING_LEN as usize;
+
+/// Returns the statistics names of `lists` one after the other, for
+/// [`Operations::STAT_NAMES`]; `N` must be their total number (the build fails otherwise).
+///
+/// # Examples
+///
+/// ```
+/// use kernel::net::ethtool::concat_names;
+///
+/// const NAMES: [&str; 3] = concat_names(&[&["rx_a", "rx_b"], &["tx_a"]]);
+/// assert_eq!(NAMES, ["rx_a", "rx_b", "tx_a"]);
+/// ```
+pub const fn concat_names<const N: usize>(lists: &[&[&'static str]]) -> [&'static str; N] {
+    let mut names = [""; N];
+    let (mut n, mut l) = (0, 0);
+    while l < lists.len() {
+        let mut i = 0;
+        while i < lists[l].len() {
+            assert!(n < N, "more statistics names than N");
+            names[n] = lists[l][i];
+            n += 1;
+            i += 1;
+        }
+        l += 1;
+    }
+    assert!(n == N, "fewer statistics names than N");
+    names
+}
+
+/// Copies the statistics of `lists`, one after the other, into `values` (in
+/// [`Operations::get_stats`]), in the order of the names [`concat_names`] made of theirs.
+///
+/// # Examples
+///
+/// ```
+/// use kernel::net::ethtool::copy_values;
+///
+/// let mut values = [0; 3];
+/// copy_values(&mut values, &[&[1, 2], &[3]]);
+/// assert_eq!(values, [1, 2, 3]);
+/// ```
+pub fn copy_values(values: &mut [u64], lists: &[&[u64]]) {
+    for (v, x) in values.iter_mut().zip(lists.iter().flat_map(|l| l.iter())) {
+        *v = *x;
+    }
+}
 
 /// Driver information, as `ethtool -i` shows it (`struct ethtool_drvinfo`).
 ///
@@ -78,6 +141,13 @@ pub trait Operations: netdev::Operations {
     /// [`Operations::get_stats`] fills them in; at most [`GSTRING_LEN`]` - 1` bytes each.
     const STAT_NAMES: &'static [&'static str] = &[];
 
+    /// The coalescing parameters [`Operations::set_coalesce`] takes, as bits of [`coalesce`]
+    /// (`supported_coalesce_params`): the core refuses, without calling the driver, a request
+    /// that sets any other one (through the ioctl: to a non-zero value; through netlink: at
+    /// all). A driver with `set_coalesce` must name at least one, and only bits of
+    /// [`coalesce`].
+    const SUPPORTED_COALESCE: u32 = 0;
+
     /// Fills in driver information (`get_drvinfo`).
     fn get_drvinfo(_dev: &NetDevice<Self>, _info: &mut DrvInfo<'_>) {
         crate::build_error(VTABLE_DEFAULT_ERROR)
@@ -116,6 +186,19 @@ pub trait Operations: netdev::Operations {
         crate::build_error(VTABLE_DEFAULT_ERROR)
     }
 
+    /// Fills in the interrupt coalescing parameters (`get_coalesce`), all zero until then:
+    /// those the device does not have must stay zero, or the ioctl refuses every change.
+    fn get_coalesce(_dev: &NetDevice<Self>, _coalesce: &mut Coalesce) -> Result {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
+    /// Applies interrupt coalescing parameters (`set_coalesce`): those of
+    /// [`Operations::SUPPORTED_COALESCE`] as requested, the others as
+    /// [`Operations::get_coalesce`] reported them.
+    fn set_coalesce(_dev: &NetDevice<Self>, _rtnl: &Rtnl, _coalesce: &Coalesce) -> Result {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
     /// Fills in the link settings (`get_link_ksettings`, without link-mode masks).
     fn get_link_settings(_dev: &NetDevice<Self>, _settings: &mut LinkSettings) -> Result {
         crate::build_error(VTABLE_DEFAULT_ERROR)
@@ -132,6 +215,8 @@ impl<T: Operations> Unregistered<T> {
     pub fn set_ethtool_ops(&mut self) {
         #[allow(clippy::let_unit_value)]
         let () = Adapter::<T>::STATS_NAMED;
+        #[allow(clippy::let_unit_value)]
+        let () = Adapter::<T>::COALESCE_NAMED;
         // SAFETY: The device is ours and not registered: nothing reads the pointer
         // concurrently. The table is a constant (`'static`).
         unsafe { (*self.as_ptr()).ethtool_ops = &Adapter::<T>::OPS };
@@ -144,6 +229,20 @@ struct Adapter<T: Operations>(PhantomData<T>);
 impl<T: Operations> Adapter<T> {
     /// Statistics without names would make the core warn: `get_stats` needs `STAT_NAMES`.
     const STATS_NAMED: () = assert!(!T::HAS_GET_STATS || !T::STAT_NAMES.is_empty());
+
+    /// The core refuses to register a device whose table has `set_coalesce` without supported
+    /// parameters, and asks for `get_coalesce` before every `set_coalesce`. Parameters beyond
+    /// [`coalesce`] live in `struct kernel_ethtool_coalesce`, which drivers do not see: the core
+    /// would accept changes to them that nothing applies.
+    const COALESCE_NAMED: () = assert!(
+        (!T::HAS_SET_COALESCE || (T::SUPPORTED_COALESCE != 0 && T::HAS_GET_COALESCE))
+            && T::SUPPORTED_COALESCE
+                & !(coalesce::RX_USECS
+                    | coalesce::RX_MAX_FRAMES
+                    | coalesce::TX_USECS
+                    | coalesce::TX_MAX_FRAMES)
+                == 0
+    );
 
     const OPS: bindings::ethtool_ops = bindings::ethtool_ops {
         get_drvinfo: if T::HAS_GET_DRVINFO {
@@ -188,6 +287,17 @@ impl<T: Operations> Adapter<T> {
         },
         get_ethtool_stats: if T::HAS_GET_STATS {
             Some(Self::get_ethtool_stats)
+        } else {
+            None
+        },
+        supported_coalesce_params: T::SUPPORTED_COALESCE,
+        get_coalesce: if T::HAS_GET_COALESCE {
+            Some(Self::get_coalesce)
+        } else {
+            None
+        },
+        set_coalesce: if T::HAS_SET_COALESCE {
+            Some(Self::set_coalesce)
         } else {
             None
         },
@@ -337,6 +447,41 @@ impl<T: Operations> Adapter<T> {
         };
         values.fill(0);
         T::get_stats(dev, values);
+    }
+
+    /// # Safety
+    ///
+    /// See [`Adapter::dev`].
+    unsafe extern "C" fn get_coalesce(
+        dev: *mut bindings::net_device,
+        coalesce: *mut bindings::ethtool_coalesce,
+        _kcoalesce: *mut bindings::kernel_ethtool_coalesce,
+        _extack: *mut bindings::netlink_ext_ack,
+    ) -> crate::ffi::c_int {
+        // SAFETY: By the safety requirements. The ioctl's set path passes a structure it did not
+        // initialize (it reads the request over it afterwards): every field but the command is
+        // zeroed before the driver sees it, which also makes what it does not fill in zero.
+        let (dev, coalesce) = unsafe {
+            let cmd = (*coalesce).cmd;
+            core::ptr::write_bytes(coalesce, 0, 1);
+            (*coalesce).cmd = cmd;
+            (Self::dev(dev), &mut *coalesce)
+        };
+        from_result(|| T::get_coalesce(dev, coalesce).map(|()| 0))
+    }
+
+    /// # Safety
+    ///
+    /// See [`Adapter::dev`].
+    unsafe extern "C" fn set_coalesce(
+        dev: *mut bindings::net_device,
+        coalesce: *mut bindings::ethtool_coalesce,
+        _kcoalesce: *mut bindings::kernel_ethtool_coalesce,
+        _extack: *mut bindings::netlink_ext_ack,
+    ) -> crate::ffi::c_int {
+        // SAFETY: By the safety requirements, RTNL included.
+        let (dev, rtnl, coalesce) = unsafe { (Self::dev(dev), Rtnl::assume(), &*coalesce) };
+        from_result(|| T::set_coalesce(dev, rtnl, coalesce).map(|()| 0))
     }
 
     /// # Safety

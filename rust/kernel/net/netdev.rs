@@ -62,7 +62,7 @@ use crate::{
     types::Opaque,
 };
 use core::{marker::PhantomData, ops::Deref, pin::Pin, ptr::NonNull};
-use macros::vtable;
+use macros::{pin_data, pinned_drop, vtable};
 
 /// Length of an Ethernet (MAC) address.
 pub const ETH_ALEN: usize = bindings::ETH_ALEN as usize;
@@ -761,6 +761,13 @@ pub trait Operations: Sized + 'static {
         crate::build_error(VTABLE_DEFAULT_ERROR)
     }
 
+    /// Resets the device, which is registered and up, under RTNL, in process context: what a
+    /// [`Reset`] scheduled from a context that cannot sleep ([`Operations::tx_timeout`], the
+    /// interrupt handler, the poll) carries out.
+    fn reset(_dev: &NetDevice<Self>, _rtnl: &Rtnl) {
+        crate::build_error(VTABLE_DEFAULT_ERROR)
+    }
+
     /// Attaches the native XDP program `prog`, replacing the current one, or detaches it
     /// (`None`) (`ndo_bpf` with `XDP_SETUP_PROG`). The driver owns `prog` from here, typically
     /// in a [`ProgSlot`](super::xdp::ProgSlot); on error the core keeps the old program, and
@@ -1129,6 +1136,13 @@ impl<T: Operations> Unregistered<T> {
         }
     }
 
+    /// Declares the offloads that VLAN devices on top of this one may use (`vlan_features`):
+    /// those the device also does for packets it sends with an 802.1Q tag.
+    pub fn set_vlan_features(&mut self, features: Features) {
+        // SAFETY: The device is ours and not registered: nothing reads its features yet.
+        unsafe { (*self.dev.as_ptr()).vlan_features |= features.0 };
+    }
+
     /// Sets how long a transmit queue may stay stopped before [`Operations::tx_timeout`] is
     /// called, in jiffies.
     pub fn set_watchdog_timeout(&mut self, jiffies: i32) {
@@ -1276,6 +1290,156 @@ impl<T: Operations> Drop for Registration<T> {
         unsafe { bindings::unregister_netdev(dev) };
         // SAFETY: Allocated for `T`, no longer registered, ours.
         unsafe { free::<T>(dev) };
+    }
+}
+
+/// A reset of a device, carried out later in process context: [`Reset::schedule`] may be called
+/// from any context, and queues a work item that takes RTNL and calls [`Operations::reset`] if
+/// the device is still registered and up. A reset scheduled while one is pending is the same
+/// reset.
+///
+/// It lives in the private data of the device it resets, which [`Reset::schedule`] checks:
+/// the data is dropped before the device is freed, and dropping a `Reset` cancels its work item
+/// and waits for it to finish. So it must not be dropped with RTNL held, which the private data
+/// never is.
+///
+/// # Invariants
+///
+/// `work` was initialized with `Reset::run` as its function. Once it was queued, `dev` is the
+/// device whose private data holds `self`.
+#[pin_data(PinnedDrop)]
+pub struct Reset<T: Operations> {
+    #[pin]
+    work: Opaque<bindings::work_struct>,
+    dev: core::sync::atomic::AtomicPtr<bindings::net_device>,
+    _p: PhantomData<T>,
+}
+
+// SAFETY: The work item is queued and run by the workqueue, from any thread; `dev` is atomic.
+unsafe impl<T: Operations> Send for Reset<T> {}
+
+// SAFETY: As above: `schedule` may race with itself and with the work item, which only load
+// and store `dev` (atomically, and always the same value) and queue the work item, which the
+// workqueue allows from any thread.
+unsafe impl<T: Operations> Sync for Reset<T> {}
+
+impl<T: Operations> Reset<T> {
+    /// A reset needs `T` to implement [`Operations::reset`].
+    const HAS_RESET: () = assert!(T::HAS_RESET, "a Reset needs Operations::reset");
+
+    /// Creates a reset, not scheduled, for the private data of a device of `T`.
+    pub fn new() -> impl PinInit<Self> {
+        #[allow(clippy::let_unit_value)]
+        let () = Self::HAS_RESET;
+        crate::pin_init!(Self {
+            // SAFETY: `slot` is valid for writes, and the work item is not queued before this
+            // returns.
+            work <- Opaque::ffi_init(|slot| unsafe { init_reset_work(slot, Self::run) }),
+            dev: core::sync::atomic::AtomicPtr::new(core::ptr::null_mut()),
+            _p: PhantomData,
+        })
+    }
+
+    /// Schedules a reset of `dev`, whose private data must hold `self`; fails with `EINVAL`
+    /// otherwise (and then nothing is scheduled). A device that is not registered has nothing
+    /// to reset: nothing is scheduled either. Callable from any context.
+    pub fn schedule(&self, dev: &NetDevice<T>) -> Result {
+        let ptr = dev.as_ptr();
+        // SAFETY: The device is valid.
+        let data = unsafe { bindings::netdev_priv(ptr) } as usize;
+        let me = self as *const Self as usize;
+        if me < data || me + core::mem::size_of::<Self>() > data + core::mem::size_of::<T::Data>() {
+            return Err(EINVAL);
+        }
+        // Nor is the work item queued for a device that is not registered, whose data may be
+        // dropped with RTNL held (the work item's drop would then wait for the lock).
+        if !registered(ptr) {
+            return Ok(());
+        }
+        // INVARIANT: `self` lies in the private data of `dev`, the only device it can be
+        // scheduled for: every store writes the same value.
+        self.dev.store(ptr, core::sync::atomic::Ordering::Relaxed);
+        // SAFETY: The work item was initialized by `new()`; queueing releases the store
+        // above to `run()`. It lives in the device's private data, which is dropped (and this
+        // cancelled) before the device is freed.
+        unsafe {
+            bindings::queue_work_on(
+                bindings::wq_misc_consts_WORK_CPU_UNBOUND as _,
+                bindings::system_wq,
+                self.work.get(),
+            )
+        };
+        Ok(())
+    }
+
+    /// Waits until the reset scheduled last, if any, is done.
+    #[cfg(CONFIG_RUST_NET_CORE_KUNIT_TEST)]
+    pub(crate) fn flush(&self) {
+        // SAFETY: The work item was initialized by `new()`.
+        unsafe { bindings::flush_work(self.work.get()) };
+    }
+
+    /// # Safety
+    ///
+    /// `work` is the `work` field of a `Reset<T>`, queued by [`Reset::schedule`].
+    unsafe extern "C" fn run(work: *mut bindings::work_struct) {
+        // SAFETY: By the safety requirements, `work` lies in a `Reset<T>`, which stays valid
+        // while its work item runs: dropping it waits for that.
+        let this = unsafe { &*crate::container_of!(work, Self, work) };
+        let dev = this.dev.load(core::sync::atomic::Ordering::Relaxed);
+        let rtnl = Rtnl::lock();
+        // By the type invariants `dev` is the device whose private data holds `this`: it is
+        // freed only after `this` is dropped, which waits for this function. It becomes
+        // registered, and stops being so, under RTNL.
+        if !registered(dev) {
+            return;
+        }
+        // SAFETY: As above; registered, so its data is initialized and not being dropped.
+        let dev = unsafe { NetDevice::<T>::from_raw(dev) };
+        if dev.is_running() {
+            T::reset(dev, &rtnl);
+        }
+    }
+}
+
+/// Initializes the work item of a [`Reset`] at `work` to run `func`, in the one lock class of
+/// every `Reset`: not generic, so that the class has one name, wherever `Reset::new()` is
+/// instantiated (lockdep warns about a key seen with two names).
+///
+/// # Safety
+///
+/// `work` must be valid for writes, and not queued.
+#[inline(never)]
+unsafe fn init_reset_work(
+    work: *mut bindings::work_struct,
+    func: unsafe extern "C" fn(*mut bindings::work_struct),
+) {
+    // SAFETY: By the safety requirements; the name and the key are static.
+    unsafe {
+        bindings::init_work_with_key(
+            work,
+            Some(func),
+            false,
+            crate::c_str!("net_device_reset").as_char_ptr(),
+            crate::static_lock_class!().as_ptr(),
+        )
+    }
+}
+
+/// Returns whether `dev`, a valid device, is registered. Only under RTNL does the answer hold.
+fn registered(dev: *mut bindings::net_device) -> bool {
+    // SAFETY: The device is valid; its state is written once at a time (`WRITE_ONCE()`, the
+    // last one without RTNL), read the same way.
+    let state = unsafe { core::ptr::read_volatile(core::ptr::addr_of!((*dev).reg_state)) };
+    u32::from(state) == bindings::netdev_reg_state_NETREG_REGISTERED
+}
+
+#[pinned_drop]
+impl<T: Operations> PinnedDrop for Reset<T> {
+    fn drop(self: Pin<&mut Self>) {
+        // SAFETY: The work item was initialized by `new()`. This waits for a running one: the
+        // caller does not hold RTNL, which it takes.
+        unsafe { bindings::cancel_work_sync(self.work.get()) };
     }
 }
 

@@ -82,7 +82,7 @@ use crate::{
     init::PinInit,
     net::{
         napi::{self, Napi, Poll, PollContext},
-        netdev::{Device, ExtAck, QueueStatsRx, Rtnl},
+        netdev::{Device, ExtAck, LinkStats64, QueueStatsRx, Rtnl},
         page_pool::{PagePool, Params, PoolPage},
         skbuff::{Checksum, DropReason, HashType, SkBuff, SHARED_INFO_SIZE},
         xdp::{self, Action, Prog, ProgSlot, RxqInfo, XdpBuff, XdpFrame},
@@ -431,7 +431,8 @@ pub struct Stats {
 pub struct Shared {
     prog: ProgSlot,
     owner: AtomicPtr<core::ffi::c_void>,
-    /// The buffer length of the started queue, 0 while it is stopped.
+    /// The buffer length of the started queue, else of the last one started, else the one
+    /// [`Shared::with_buf_len`] announced; 0 if none is known.
     buf_len: AtomicU32,
     #[pin]
     sync: U64StatsSync,
@@ -469,10 +470,17 @@ struct Counters {
 impl Shared {
     /// Creates the shared part of a queue, without an XDP program and with zero counters.
     pub fn new() -> impl PinInit<Self> {
+        Self::with_buf_len(0)
+    }
+
+    /// Creates the shared part of a queue as [`Shared::new`] does, for buffers of `buf_len`
+    /// bytes ([`Config::buf_len`]): the MTU and XDP checks hold for them before the queue
+    /// first starts, rather than for the largest buffer.
+    pub fn with_buf_len(buf_len: u32) -> impl PinInit<Self> {
         pin_init!(Self {
             prog: ProgSlot::new(),
             owner: AtomicPtr::new(ptr::null_mut()),
-            buf_len: AtomicU32::new(0),
+            buf_len: AtomicU32::new(buf_len),
             sync <- U64StatsSync::new(),
             c: Counters::default(),
             _pin: PhantomPinned,
@@ -502,8 +510,9 @@ impl Shared {
         Ok(self.prog.replace(prog))
     }
 
-    /// Returns whether a frame of a device with MTU `mtu` fits one buffer of the queue (of the
-    /// started queue, or the largest one while it is stopped).
+    /// Returns whether a frame of a device with MTU `mtu` fits one buffer of the queue: of the
+    /// started queue, else of the last one started, else of [`Shared::with_buf_len`], else the
+    /// largest the engine allows.
     pub fn fits(&self, mtu: u32) -> bool {
         let buf_len = match self.buf_len.load(Ordering::Relaxed) {
             0 => MAX_BUF_LEN,
@@ -595,6 +604,60 @@ impl Shared {
 /// device-wide statistic only if its base statistics have it.
 pub fn base_stats(qs: &mut QueueStatsRx) {
     fill_queue_stats(&Stats::default(), qs);
+}
+
+impl Stats {
+    /// The names of the counters for `ethtool -S`, in the order of [`Stats::values`].
+    pub const NAMES: [&'static str; 14] = [
+        "rx_packets",
+        "rx_bytes",
+        "rx_alloc_fail",
+        "rx_hw_errors",
+        "rx_dropped",
+        "rx_csum_unnecessary",
+        "rx_csum_none",
+        "rx_xdp_pass",
+        "rx_xdp_drop",
+        "rx_xdp_tx",
+        "rx_xdp_tx_errors",
+        "rx_xdp_redirect",
+        "rx_xdp_redirect_errors",
+        "rx_xdp_aborted",
+    ];
+
+    /// Returns the counters in the order of [`Stats::NAMES`].
+    pub fn values(&self) -> [u64; 14] {
+        [
+            self.packets,
+            self.bytes,
+            self.alloc_fail,
+            self.hw_errors,
+            self.dropped,
+            self.csum_unnecessary,
+            self.csum_none,
+            self.xdp_pass,
+            self.xdp_drop,
+            self.xdp_tx,
+            self.xdp_tx_err,
+            self.xdp_redirect,
+            self.xdp_redirect_err,
+            self.xdp_aborted,
+        ]
+    }
+
+    /// Adds the counters to the device statistics (`ndo_get_stats64`): the frames and their
+    /// bytes, the frames the device flagged as errors, and as dropped every frame the engine
+    /// dropped or an XDP program's verdict did.
+    pub fn add_to(&self, ls: &mut LinkStats64) {
+        ls.rx_packets += self.packets;
+        ls.rx_bytes += self.bytes;
+        ls.rx_errors += self.hw_errors;
+        ls.rx_dropped += self.dropped
+            + self.xdp_drop
+            + self.xdp_tx_err
+            + self.xdp_redirect_err
+            + self.xdp_aborted;
+    }
 }
 
 fn fill_queue_stats(s: &Stats, qs: &mut QueueStatsRx) {
@@ -985,7 +1048,7 @@ impl<R: Ring> Inner<R> {
         // SAFETY: By the type invariants `shared` lives in the instance's data, which outlives
         // its state.
         let shared = unsafe { shared.as_ref() };
-        shared.buf_len.store(0, Ordering::Relaxed);
+        // `buf_len` stays: the next start most likely uses it again.
         shared.owner.store(ptr::null_mut(), Ordering::Release);
         ring
     }

@@ -83,7 +83,8 @@ use crate::{
     net::{
         napi::{self, CleanContext},
         netdev::{
-            Device, QueueStatsTx, Rtnl, StopResult, TxQueue, TxResult, TxSkb, WakeResult, Xmit,
+            Device, LinkStats64, QueueStatsTx, Rtnl, StopResult, TxQueue, TxResult, TxSkb,
+            WakeResult, Xmit,
         },
         rx::{MappingLease, XdpTx, XdpTxFrame},
         xdp::{FrameBulk, XdpFrame, XmitFrames},
@@ -1067,7 +1068,8 @@ impl<R: Ring> Queue<R> {
     }
 
     /// Starts the queue with the driver's `ring`, bound to transmit queue `config.queue` of
-    /// `dev`.
+    /// `dev`, and wakes that queue, which the engine stopped if its ring was full when it last
+    /// stopped: a device brought up again, or whose rings restart while it is up, sends.
     ///
     /// Byte queue limits are not reset: the engine reports every byte it sent as completed,
     /// also the packets it drops when it stops, so nothing it sent is left in flight.
@@ -1125,7 +1127,9 @@ impl<R: Ring> Queue<R> {
             self.bound.store(txq.as_ptr(), Ordering::Release);
             self.used.store(0, Ordering::Relaxed);
             Ok(())
-        })
+        })?;
+        txq.wake();
+        Ok(())
     }
 
     /// Stops the queue and returns the driver's ring: stops the device's DMA from it
@@ -1502,6 +1506,52 @@ impl<R: Ring> Queue<R> {
 /// device-wide statistic only if its base statistics have it.
 pub fn base_stats(qs: &mut QueueStatsTx) {
     fill_queue_stats(&Stats::default(), qs);
+}
+
+impl Stats {
+    /// The names of the counters for `ethtool -S`, in the order of [`Stats::values`].
+    pub const NAMES: [&'static str; 13] = [
+        "tx_packets",
+        "tx_bytes",
+        "tx_gso_packets",
+        "tx_gso_bytes",
+        "tx_gso_wire_packets",
+        "tx_gso_wire_bytes",
+        "tx_dropped",
+        "tx_busy",
+        "tx_stops",
+        "tx_wakes",
+        "tx_xdp_frames",
+        "tx_xdp_dropped",
+        "tx_timeouts",
+    ];
+
+    /// Returns the counters in the order of [`Stats::NAMES`].
+    pub fn values(&self) -> [u64; 13] {
+        [
+            self.packets,
+            self.bytes,
+            self.gso_packets,
+            self.gso_bytes,
+            self.gso_wire_packets,
+            self.gso_wire_bytes,
+            self.dropped,
+            self.busy,
+            self.stops,
+            self.wakes,
+            self.xdp_frames,
+            self.xdp_dropped,
+            self.timeouts,
+        ]
+    }
+
+    /// Adds the counters to the device statistics (`ndo_get_stats64`): the packets and bytes
+    /// sent on the wire, and as dropped the packets and XDP frames the engine dropped.
+    pub fn add_to(&self, ls: &mut LinkStats64) {
+        ls.tx_packets += self.packets;
+        ls.tx_bytes += self.bytes;
+        ls.tx_dropped += self.dropped + self.xdp_dropped;
+    }
 }
 
 fn fill_queue_stats(s: &Stats, qs: &mut QueueStatsTx) {

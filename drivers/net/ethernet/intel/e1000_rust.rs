@@ -18,12 +18,12 @@ use kernel::{
     dma::CoherentAllocation,
     irq::{self, IrqReturn},
     net::{
-        ethtool::{self, DrvInfo, RingParam},
+        ethtool::{self, coalesce, Coalesce, DrvInfo, RingParam},
         napi::{self, CleanContext, Napi, Poll, PollContext},
         netdev::{
-            Features as NetdevFeatures, LinkStats64, MacAddress, NetDevice, Operations,
+            self, Features as NetdevFeatures, LinkStats64, MacAddress, NetDevice, Operations,
             QueueStatsRx, QueueStatsTx, Registration, Rtnl, RxMode, TxResult, TxSkb, Unregistered,
-            Xmit,
+            Xmit, ETH_MIN_MTU,
         },
         rx,
         skbuff::Checksum,
@@ -55,6 +55,27 @@ struct Hw {
     rctl: SpinLock<u32>,
     /// Whether received checksums are reported (`NETIF_F_RXCSUM`).
     rx_csum: AtomicBool,
+    /// The sums of the device's drop counters, which clear when read.
+    #[pin]
+    drops: SpinLock<Drops>,
+}
+
+/// Frames the device dropped before they reached the ring, by its statistics registers.
+#[derive(Clone, Copy, Default)]
+struct Drops {
+    /// No free descriptor (MPC).
+    missed: u64,
+    /// Longer (ROC) or shorter (RUC) than the receiver takes.
+    length: u64,
+    /// A bad frame check sequence (CRCERRS).
+    crc: u64,
+}
+
+impl Drops {
+    /// All of them.
+    fn all(&self) -> u64 {
+        self.missed + self.length + self.crc
+    }
 }
 
 impl Hw {
@@ -88,6 +109,22 @@ impl Hw {
         self.write32(if on { RXCSUM_IPOFL | RXCSUM_TUOFL } else { 0 }, RXCSUM);
     }
 
+    /// Returns the drop counters, adding what the device counted since the last call.
+    fn drops(&self) -> Drops {
+        // Statistics may be read from softirqs too.
+        napi::bh_off(|| {
+            let mut d = self.drops.lock();
+            // Once unbound, the registers are gone and so are the counts since the last call;
+            // a device that disappeared unannounced reads all ones.
+            if let Some(r) = self.regs.try_access().filter(|r| r.read32(STATUS) != !0) {
+                d.missed += u64::from(r.read32(MPC));
+                d.length += u64::from(r.read32(ROC)) + u64::from(r.read32(RUC));
+                d.crc += u64::from(r.read32(CRCERRS));
+            }
+            *d
+        })
+    }
+
     /// Changes RCTL to `f` of its value.
     fn update_rctl(&self, f: impl FnOnce(u32) -> u32) {
         napi::bh_off(|| {
@@ -102,6 +139,7 @@ impl Hw {
 const CTRL: usize = 0x0000;
 const STATUS: usize = 0x0008;
 const EERD: usize = 0x0014;
+const VET: usize = 0x0038;
 const ICR: usize = 0x00c0;
 const ITR: usize = 0x00c4;
 const IMS: usize = 0x00d0;
@@ -119,6 +157,10 @@ const TDBAH: usize = 0x3804;
 const TDLEN: usize = 0x3808;
 const TDH: usize = 0x3810;
 const TDT: usize = 0x3818;
+const CRCERRS: usize = 0x4000;
+const MPC: usize = 0x4010;
+const RUC: usize = 0x40a4;
+const ROC: usize = 0x40ac;
 const RXCSUM: usize = 0x5000;
 const MTA: usize = 0x5200;
 const RAL0: usize = 0x5400;
@@ -128,6 +170,12 @@ const RAH0: usize = 0x5404;
 const CTRL_ASDE: u32 = 1 << 5;
 const CTRL_SLU: u32 = 1 << 6;
 const CTRL_RST: u32 = 1 << 26;
+/// VLAN mode: 802.1Q tags stripped from received frames, and inserted where a transmit
+/// descriptor asks for it.
+const CTRL_VME: u32 = 1 << 30;
+
+/// The EtherType of 802.1Q tags, which VET tells the device.
+const VET_8021Q: u32 = 0x8100;
 
 // STATUS bits.
 const STATUS_LU: u32 = 1 << 1;
@@ -151,6 +199,7 @@ const INT_POLL: u32 = INT_TXDW | INT_RXDMT0 | INT_RXO | INT_RXT0;
 const RCTL_EN: u32 = 1 << 1;
 const RCTL_UPE: u32 = 1 << 3;
 const RCTL_MPE: u32 = 1 << 4;
+const RCTL_LPE: u32 = 1 << 5;
 const RCTL_BAM: u32 = 1 << 15;
 const RCTL_SECRC: u32 = 1 << 26;
 
@@ -167,9 +216,11 @@ const TCTL_COLD: u32 = 0x40 << 12;
 /// Inter-packet gap for copper: IPGT 10, IPGR1 8, IPGR2 6.
 const TIPG_COPPER: u32 = 10 | (8 << 10) | (6 << 20);
 
-/// Interrupt throttling: at most one interrupt per 256 ns units given here (about 20000 per
-/// second), which serves latency and throughput alike.
-const ITR_DEFAULT: u32 = 196;
+/// Interrupt throttling: the least interval between interrupts, in units of 256 ns. 195 (50 us,
+/// about 20000 interrupts per second) serves latency and throughput alike.
+const ITR_DEFAULT: u32 = 195;
+/// The largest interval ITR holds.
+const ITR_MAX: u32 = 0xffff;
 
 // Descriptor status and command bits.
 const DESC_DD: u64 = 1 << 32;
@@ -177,6 +228,9 @@ const RX_EOP: u64 = 1 << 33;
 /// Receive status: checksums not checked, TCP or UDP checksum checked.
 const RX_IXSM: u64 = 1 << 34;
 const RX_TCPCS: u64 = 1 << 37;
+/// Receive status: the device stripped an 802.1Q tag, whose TCI is in the special field.
+const RX_VP: u64 = 1 << 35;
+const SPECIAL_SHIFT: u32 = 48;
 /// Receive errors: CRC, symbol, sequence, carrier extension, data.
 const RX_ERRORS: u64 = (0x01 | 0x02 | 0x04 | 0x10 | 0x80) << 40;
 /// Receive errors: TCP or UDP checksum, IP checksum.
@@ -184,6 +238,8 @@ const RX_CSUM_ERRORS: u64 = (0x20 | 0x40) << 40;
 const TX_CMD_EOP: u64 = 1 << 24;
 const TX_CMD_IFCS: u64 = 1 << 25;
 const TX_CMD_RS: u64 = 1 << 27;
+/// Insert an 802.1Q tag with the TCI in the special field.
+const TX_CMD_VLE: u64 = 1 << 30;
 /// Extended descriptor (a context or a data descriptor, not a legacy one).
 const TX_CMD_DEXT: u64 = 1 << 29;
 /// Segment the packet (TCP segmentation offload), in a context and in its data descriptors.
@@ -219,9 +275,30 @@ const TX_DESC_LIMIT: u32 = 4096;
 /// Bytes the device writes into one receive buffer (RCTL.BSIZE 2048).
 const RX_BUF_LEN: u32 = 2048;
 
+/// Statistics for `ethtool -S`: the engines', then the device's drop counters.
+const STATS: usize = rx::Stats::NAMES.len() + tx::Stats::NAMES.len() + 3;
+
 /// Received frames up to this long are copied out of their buffer (a page), so that a socket is
 /// charged for their size, not the page's.
 const RX_COPYBREAK: u32 = 256;
+
+/// The longest frame the receiver takes with long packets enabled (RCTL.LPE), FCS included, and
+/// the MTU that allows. Longer frames span several buffers.
+const MAX_FRAME: u32 = 16128;
+const MAX_MTU: u32 = MAX_FRAME - 14 - 4;
+
+/// The largest MTU whose frames the receiver takes with long packets disabled (1522 bytes with a
+/// VLAN tag and the FCS).
+const STD_MTU: u32 = 1500;
+
+/// Returns `rctl` with long packets enabled if frames of MTU `mtu` need them, else disabled.
+fn rctl_lpe(rctl: u32, mtu: u32) -> u32 {
+    if mtu > STD_MTU {
+        rctl | RCTL_LPE
+    } else {
+        rctl & !RCTL_LPE
+    }
+}
 
 /// A descriptor: the buffer's address, then the length, command and status word.
 type RawDesc = [u64; 2];
@@ -293,6 +370,9 @@ impl rx::Ring for RxRing {
         {
             c.csum = Checksum::Unnecessary { level: 0 };
         }
+        if w & RX_VP != 0 {
+            c.vlan = Some((w >> SPECIAL_SHIFT) as u16);
+        }
         Some(c)
     }
 
@@ -313,7 +393,8 @@ struct TxRing {
     regs: Arc<Hw>,
     descs: Descs,
     /// What the data descriptors of the packet being written add for its offloads: extended
-    /// descriptors that insert checksums, and segment the packet; 0 for legacy ones.
+    /// descriptors that insert checksums, and segment the packet (0 for legacy ones), and the
+    /// VLAN tag to insert.
     ext: u64,
 }
 
@@ -327,6 +408,9 @@ impl tx::Ring for TxRing {
                 (None, Some(_)) => ext,
                 (None, None) => 0,
             };
+            if let Some(tci) = desc.offload.vlan {
+                self.ext |= TX_CMD_VLE | u64::from(tci) << SPECIAL_SHIFT;
+            }
         }
         let w = u64::from(desc.len) | TX_CMD_IFCS | self.ext;
         // The device reports the packet done on its last descriptor only.
@@ -446,6 +530,11 @@ struct Priv {
     tx_descs: Descs,
     rx_size: AtomicU32,
     tx_size: AtomicU32,
+    /// The interrupt throttling interval (ITR), set with `ethtool -C rx-usecs`.
+    itr: AtomicU32,
+    /// Resets the device when the watchdog finds the transmit queue stuck.
+    #[pin]
+    reset: netdev::Reset<E1000>,
 }
 
 impl Priv {
@@ -489,9 +578,10 @@ impl E1000 {
             .csum_limit(TX_CSUM_LIMIT)
             .tso_headers()
             .desc_limit(TX_DESC_LIMIT);
-        ch.txq.start(dev, rtnl, ring, &config)?;
+        // The transmitter first: starting the queue wakes the stack's.
         regs.write32(TIPG_COPPER, TIPG);
         regs.write32(TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD, TCTL);
+        ch.txq.start(dev, rtnl, ring, &config)?;
 
         let descs = p.rx_descs.clone();
         let started = program_ring(regs, &RX_REGS, &descs, rx_size).and_then(|()| {
@@ -512,8 +602,24 @@ impl E1000 {
         }
         regs.set_rx_csum(dev.features().contains(NetdevFeatures::RXCSUM));
         // The address filter bits are set_rx_mode()'s, which the core calls after open.
-        regs.update_rctl(|rctl| rctl | RCTL_EN | RCTL_BAM | RCTL_SECRC);
+        let mtu = dev.mtu();
+        regs.update_rctl(|rctl| rctl_lpe(rctl, mtu) | RCTL_EN | RCTL_BAM | RCTL_SECRC);
         Ok(())
+    }
+
+    /// Stops the rings of the device, which is up, and has `start` start them again, as `stop`
+    /// and `open` do, around the poll and the interrupt, which stay requested. Packets sent
+    /// meanwhile are dropped and counted.
+    fn restart(dev: &NetDevice<Self>, rtnl: &Rtnl, start: impl FnOnce() -> Result) -> Result {
+        let p = dev.data();
+        p.napi.disable(rtnl);
+        p.regs().write32(!0, IMC);
+        p.regs().flush();
+        let res = Self::stop_rings(dev, rtnl).and_then(|()| start());
+        p.napi.enable(rtnl)?;
+        p.regs().write32(INT_ENABLED, IMS);
+        Self::link(dev);
+        res
     }
 
     /// Stops both rings: transmit first, as its `XDP_TX` frames use the receive pool.
@@ -540,7 +646,7 @@ impl Operations for E1000 {
             Self::stop_rings(dev, rtnl)?;
             return Err(e);
         }
-        p.regs().write32(ITR_DEFAULT, ITR);
+        p.regs().write32(p.itr.load(Ordering::Relaxed), ITR);
         p.regs().write32(INT_ENABLED, IMS);
         Self::link(dev);
         Ok(())
@@ -600,21 +706,34 @@ impl Operations for E1000 {
         IrqReturn::Handled
     }
 
+    fn tx_timeout(dev: &NetDevice<Self>, _queue: u32) {
+        let p = dev.data();
+        // Logged and counted by the engine; the device is reset in process context.
+        if p.napi.data().txq.timeout(dev).is_some() {
+            let _ = p.reset.schedule(dev);
+        }
+    }
+
+    fn reset(dev: &NetDevice<Self>, rtnl: &Rtnl) {
+        // The rings start afresh: the device forgets what the stuck ones held.
+        if let Err(e) = Self::restart(dev, rtnl, || Self::start_rings(dev, rtnl)) {
+            pr_err!("reset failed: {:?}\n", e);
+        }
+    }
+
     fn start_xmit(dev: &NetDevice<Self>, skb: TxSkb, xmit: &Xmit<'_>) -> TxResult {
         dev.data().napi.data().txq.xmit(skb, xmit)
     }
 
     fn get_stats64(dev: &NetDevice<Self>, stats: &mut LinkStats64) {
         let ch = dev.data().get_ref().napi.data();
-        let (rx, tx) = (ch.rx.stats(), ch.txq.stats());
-        stats.rx_packets = rx.packets;
-        stats.rx_bytes = rx.bytes;
-        stats.rx_errors = rx.hw_errors;
-        stats.rx_dropped =
-            rx.dropped + rx.xdp_drop + rx.xdp_tx_err + rx.xdp_redirect_err + rx.xdp_aborted;
-        stats.tx_packets = tx.packets;
-        stats.tx_bytes = tx.bytes;
-        stats.tx_dropped = tx.dropped + tx.xdp_dropped;
+        ch.rx.stats().add_to(stats);
+        ch.txq.stats().add_to(stats);
+        let hw = ch.regs.drops();
+        stats.rx_errors += hw.length + hw.crc;
+        stats.rx_length_errors = hw.length;
+        stats.rx_crc_errors = hw.crc;
+        stats.rx_missed_errors = hw.missed;
     }
 
     fn xdp_setup_prog(
@@ -640,15 +759,32 @@ impl Operations for E1000 {
         } else {
             regs.rx_csum.store(on, Ordering::Relaxed);
         }
+        set_vlan_mode(regs, features);
         Ok(())
     }
 
     fn change_mtu(dev: &NetDevice<Self>, _rtnl: &Rtnl, mtu: u32) -> Result {
-        dev.data().napi.data().rx.check_mtu(mtu)
+        let ch = dev.data().get_ref().napi.data();
+        ch.rx.check_mtu(mtu)?;
+        // While down, the next start sets it.
+        if dev.is_running() {
+            ch.regs.update_rctl(|rctl| rctl_lpe(rctl, mtu));
+        }
+        Ok(())
+    }
+
+    fn set_mac_address(dev: &NetDevice<Self>, _rtnl: &Rtnl, mac: &MacAddress) -> Result {
+        write_mac(dev.data().regs(), mac);
+        Ok(())
     }
 
     fn queue_stats_rx(dev: &NetDevice<Self>, _queue: u32, stats: &mut QueueStatsRx) {
-        dev.data().napi.data().rx.queue_stats(stats);
+        let ch = dev.data().get_ref().napi.data();
+        ch.rx.queue_stats(stats);
+        // The one queue sees all the device's drops.
+        let hw = ch.regs.drops();
+        stats.hw_drops += hw.all();
+        stats.hw_drop_overruns = hw.missed;
     }
 
     fn queue_stats_tx(dev: &NetDevice<Self>, _queue: u32, stats: &mut QueueStatsTx) {
@@ -658,35 +794,38 @@ impl Operations for E1000 {
     fn base_stats(_dev: &NetDevice<Self>, rx: &mut QueueStatsRx, tx: &mut QueueStatsTx) {
         // The one queue pair counts everything: nothing besides it.
         rx::base_stats(rx);
+        rx.hw_drop_overruns = 0;
         tx::base_stats(tx);
     }
 }
 
 #[vtable]
 impl ethtool::Operations for E1000 {
-    const STAT_NAMES: &'static [&'static str] = &[
-        "rx_packets",
-        "rx_bytes",
-        "rx_alloc_fail",
-        "rx_hw_errors",
-        "rx_dropped",
-        "rx_xdp_pass",
-        "rx_xdp_drop",
-        "rx_xdp_tx",
-        "rx_xdp_tx_errors",
-        "rx_xdp_redirect",
-        "rx_xdp_redirect_errors",
-        "rx_xdp_aborted",
-        "tx_packets",
-        "tx_bytes",
-        "tx_dropped",
-        "tx_busy",
-        "tx_stops",
-        "tx_wakes",
-        "tx_xdp_frames",
-        "tx_xdp_dropped",
-        "tx_timeouts",
-    ];
+    const STAT_NAMES: &'static [&'static str] = &ethtool::concat_names::<STATS>(&[
+        &rx::Stats::NAMES,
+        &tx::Stats::NAMES,
+        &["rx_missed", "rx_length_errors", "rx_crc_errors"],
+    ]);
+
+    // One interrupt serves both rings: its interval is the receive one.
+    const SUPPORTED_COALESCE: u32 = coalesce::RX_USECS;
+
+    fn get_coalesce(dev: &NetDevice<Self>, c: &mut Coalesce) -> Result {
+        c.rx_coalesce_usecs = (dev.data().itr.load(Ordering::Relaxed) * 256).div_ceil(1000);
+        Ok(())
+    }
+
+    /// Sets the least interval between interrupts: `rx-usecs` microseconds, 0 for none.
+    fn set_coalesce(dev: &NetDevice<Self>, _rtnl: &Rtnl, c: &Coalesce) -> Result {
+        let itr = u32::try_from(u64::from(c.rx_coalesce_usecs) * 1000 / 256)
+            .ok()
+            .filter(|&itr| itr <= ITR_MAX)
+            .ok_or(EINVAL)?;
+        let p = dev.data();
+        p.itr.store(itr, Ordering::Relaxed);
+        p.regs().write32(itr, ITR);
+        Ok(())
+    }
 
     fn get_drvinfo(_dev: &NetDevice<Self>, info: &mut DrvInfo<'_>) {
         info.set_driver("e1000_rust");
@@ -724,54 +863,27 @@ impl ethtool::Operations for E1000 {
             set(new);
             return Ok(());
         }
-        // Up: the rings stop and start again as in `stop` and `open`, around the poll and the
-        // interrupt, which stay requested. Packets sent meanwhile are dropped and counted.
-        p.napi.disable(rtnl);
-        p.regs().write32(!0, IMC);
-        p.regs().flush();
-        let res = Self::stop_rings(dev, rtnl).and_then(|()| {
+        Self::restart(dev, rtnl, || {
             set(new);
             Self::start_rings(dev, rtnl).or_else(|e| {
                 // Back to the sizes that worked.
                 set(old);
                 Self::start_rings(dev, rtnl).and(Err(e))
             })
-        });
-        p.napi.enable(rtnl)?;
-        p.regs().write32(INT_ENABLED, IMS);
-        Self::link(dev);
-        res
+        })
     }
 
     fn get_stats(dev: &NetDevice<Self>, values: &mut [u64]) {
         let ch = dev.data().get_ref().napi.data();
-        let (r, t) = (ch.rx.stats(), ch.txq.stats());
-        let all = [
-            r.packets,
-            r.bytes,
-            r.alloc_fail,
-            r.hw_errors,
-            r.dropped,
-            r.xdp_pass,
-            r.xdp_drop,
-            r.xdp_tx,
-            r.xdp_tx_err,
-            r.xdp_redirect,
-            r.xdp_redirect_err,
-            r.xdp_aborted,
-            t.packets,
-            t.bytes,
-            t.dropped,
-            t.busy,
-            t.stops,
-            t.wakes,
-            t.xdp_frames,
-            t.xdp_dropped,
-            t.timeouts,
-        ];
-        for (v, a) in values.iter_mut().zip(all) {
-            *v = a;
-        }
+        let hw = ch.regs.drops();
+        ethtool::copy_values(
+            values,
+            &[
+                &ch.rx.stats().values(),
+                &ch.txq.stats().values(),
+                &[hw.missed, hw.length, hw.crc],
+            ],
+        );
     }
 }
 
@@ -804,6 +916,25 @@ fn read_mac(regs: &Hw) -> Result<MacAddress> {
         mac[2 * i..2 * i + 2].copy_from_slice(&w.to_le_bytes());
     }
     Ok(mac)
+}
+
+/// Writes `mac` into the first receive address registers, marked valid.
+fn write_mac(regs: &Hw, mac: &MacAddress) {
+    regs.write32(u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]), RAL0);
+    regs.write32(
+        u32::from(u16::from_le_bytes([mac[4], mac[5]])) | (1 << 31),
+        RAH0,
+    );
+}
+
+/// Turns the VLAN mode on if `features` has either VLAN offload: one switch serves both
+/// directions, so a device that inserts tags also strips them (which the stack takes either
+/// way).
+fn set_vlan_mode(regs: &Hw, features: NetdevFeatures) {
+    let ctrl = regs.read32(CTRL) & !CTRL_VME;
+    let on = features.contains(NetdevFeatures::HW_VLAN_CTAG_RX)
+        || features.contains(NetdevFeatures::HW_VLAN_CTAG_TX);
+    regs.write32(if on { ctrl | CTRL_VME } else { ctrl }, CTRL);
 }
 
 /// Returns whether the link is up.
@@ -862,16 +993,13 @@ impl pci::Driver for Driver {
                 regs: pdev.iomap_region_sized::<BAR_SIZE>(0, c_str!("e1000_rust"))?,
                 rctl <- new_spinlock!(0),
                 rx_csum: AtomicBool::new(true),
+                drops <- new_spinlock!(Drops::default()),
             }? Error),
             GFP_KERNEL,
         )?;
         reset(&regs);
         let mac = read_mac(&regs)?;
-        regs.write32(u32::from_le_bytes([mac[0], mac[1], mac[2], mac[3]]), RAL0);
-        regs.write32(
-            u32::from(u16::from_le_bytes([mac[4], mac[5]])) | (1 << 31),
-            RAH0,
-        );
+        write_mac(&regs, &mac);
         for i in 0..128 {
             regs.try_write32(0, MTA + 4 * i)?;
         }
@@ -887,7 +1015,7 @@ impl pci::Driver for Driver {
         let mut ndev = Unregistered::<E1000>::new_with(1, 1, |dev, slot| {
             slot.init(try_pin_init!(Priv {
                 napi <- Napi::new(dev, try_pin_init!(Chan {
-                    rx <- rx::Shared::new(),
+                    rx <- rx::Shared::with_buf_len(RX_BUF_LEN),
                     txq <- tx::Queue::new(),
                     regs: r,
                     dma,
@@ -897,12 +1025,15 @@ impl pci::Driver for Driver {
                 tx_descs,
                 rx_size: AtomicU32::new(RING_DEFAULT),
                 tx_size: AtomicU32::new(RING_DEFAULT),
+                itr: AtomicU32::new(ITR_DEFAULT),
+                reset <- netdev::Reset::new(),
             }? Error))
         })?;
         ndev.set_parent(pdev.as_ref());
         // Down until the device is up and its link is: the first carrier_on() is an event.
         ndev.carrier_off();
         ndev.set_mac_address(&mac)?;
+        ndev.set_mtu_limits(ETH_MIN_MTU, MAX_MTU)?;
         ndev.set_ethtool_ops();
         ndev.set_xdp_features(Features::BASIC | Features::REDIRECT | Features::NDO_XMIT);
         // Segmentation for TCP over IPv4 only, as the C driver offers on the 8254x, and off
@@ -910,8 +1041,16 @@ impl pci::Driver for Driver {
         // transmit FIFO and descriptor write-back errata in TSO mode (buffers of at most four
         // segments, a 4-byte sentinel descriptor), which the transmit engine cannot express
         // yet. QEMU's model needs neither.
-        let offloads = NetdevFeatures::SG | NetdevFeatures::HW_CSUM | NetdevFeatures::RXCSUM;
+        let offloads = NetdevFeatures::SG
+            | NetdevFeatures::HW_CSUM
+            | NetdevFeatures::RXCSUM
+            | NetdevFeatures::HW_VLAN_CTAG_RX
+            | NetdevFeatures::HW_VLAN_CTAG_TX;
         ndev.set_features(offloads | NetdevFeatures::TSO, offloads);
+        // The device offloads tagged packets as untagged ones.
+        ndev.set_vlan_features(NetdevFeatures::SG | NetdevFeatures::HW_CSUM | NetdevFeatures::TSO);
+        regs.write32(VET_8021Q, VET);
+        set_vlan_mode(&regs, offloads);
         let netdev = ndev.register()?;
         Ok(KBox::pin(
             Driver {

@@ -4,7 +4,9 @@
 //! the ethtool core's ioctl handler (`dev_ethtool()`) with requests in user memory, as the
 //! `ethtool` tool sends them.
 
-use super::{Channels, DrvInfo, LinkSettings, Operations, RingParam, GSTRING_LEN};
+use super::{
+    coalesce, Channels, Coalesce, DrvInfo, LinkSettings, Operations, RingParam, GSTRING_LEN,
+};
 use crate::{
     bindings,
     error::to_result,
@@ -28,6 +30,7 @@ struct EthData {
     rx_ring: AtomicU32,
     tx_ring: AtomicU32,
     combined: AtomicU32,
+    rx_usecs: AtomicU32,
     set_calls: AtomicU32,
 }
 
@@ -51,6 +54,8 @@ impl Operations for Eth {
         "tx_doorbells",
         "a_statistic_name_longer_than_ethtool_allows",
     ];
+
+    const SUPPORTED_COALESCE: u32 = coalesce::RX_USECS;
 
     fn get_drvinfo(_dev: &NetDevice<Self>, info: &mut DrvInfo<'_>) {
         info.set_driver("rnetcore_test");
@@ -91,6 +96,17 @@ impl Operations for Eth {
         Ok(())
     }
 
+    fn get_coalesce(dev: &NetDevice<Self>, c: &mut Coalesce) -> Result {
+        c.rx_coalesce_usecs = dev.data().rx_usecs.load(Relaxed);
+        Ok(())
+    }
+
+    fn set_coalesce(dev: &NetDevice<Self>, _rtnl: &Rtnl, c: &Coalesce) -> Result {
+        dev.data().set_calls.fetch_add(1, Relaxed);
+        dev.data().rx_usecs.store(c.rx_coalesce_usecs, Relaxed);
+        Ok(())
+    }
+
     fn get_stats(_dev: &NetDevice<Self>, values: &mut [u64]) {
         for (i, v) in values.iter_mut().enumerate() {
             *v = 10 + i as u64;
@@ -115,6 +131,7 @@ fn device() -> Result<Registration<Eth>> {
             rx_ring: AtomicU32::new(256),
             tx_ring: AtomicU32::new(256),
             combined: AtomicU32::new(1),
+            rx_usecs: AtomicU32::new(50),
             set_calls: AtomicU32::new(0),
         },
     )?;
@@ -167,6 +184,8 @@ unsafe impl Request for bindings::ethtool_channels {}
 unsafe impl Request for bindings::ethtool_gstrings {}
 // SAFETY: As above.
 unsafe impl Request for bindings::ethtool_stats {}
+// SAFETY: As above.
+unsafe impl Request for bindings::ethtool_coalesce {}
 
 /// Sends the ethtool request `req`, followed by `extra`, from user memory at `user` to the
 /// device through `dev_ethtool()`, and reads the reply back into both.
@@ -325,6 +344,26 @@ fn statistics(test: &Test) -> Result {
     Ok(())
 }
 
+fn coalescing(test: &Test) -> Result {
+    let dev = device()?;
+    let user = user_page(test)?;
+    let mut c: bindings::ethtool_coalesce = request(bindings::ETHTOOL_GCOALESCE);
+    ethtool(&dev, user, &mut c, &mut [])?;
+    kunit_expect_eq!(test, c.rx_coalesce_usecs, 50);
+    c.cmd = bindings::ETHTOOL_SCOALESCE;
+    c.rx_coalesce_usecs = 20;
+    ethtool(&dev, user, &mut c, &mut [])?;
+    kunit_expect_eq!(test, dev.data().rx_usecs.load(Relaxed), 20);
+    kunit_expect_eq!(test, dev.data().set_calls.load(Relaxed), 1);
+    // A parameter the driver does not take: refused by the core, the driver not called.
+    c.rx_coalesce_usecs = 30;
+    c.tx_coalesce_usecs = 10;
+    kunit_expect_eq!(test, ethtool(&dev, user, &mut c, &mut []), Err(EOPNOTSUPP));
+    kunit_expect_eq!(test, dev.data().rx_usecs.load(Relaxed), 20);
+    kunit_expect_eq!(test, dev.data().set_calls.load(Relaxed), 1);
+    Ok(())
+}
+
 fn absent_operations(test: &Test) -> Result {
     // A device without ethtool operations: the core's defaults answer.
     let mut dev = Unregistered::<Eth>::new(
@@ -335,6 +374,7 @@ fn absent_operations(test: &Test) -> Result {
             rx_ring: AtomicU32::new(0),
             tx_ring: AtomicU32::new(0),
             combined: AtomicU32::new(0),
+            rx_usecs: AtomicU32::new(0),
             set_calls: AtomicU32::new(0),
         },
     )?;
@@ -347,6 +387,8 @@ fn absent_operations(test: &Test) -> Result {
         ethtool(&dev, user, &mut ring, &mut []),
         Err(EOPNOTSUPP)
     );
+    let mut c: bindings::ethtool_coalesce = request(bindings::ETHTOOL_GCOALESCE);
+    kunit_expect_eq!(test, ethtool(&dev, user, &mut c, &mut []), Err(EOPNOTSUPP));
     Ok(())
 }
 
@@ -356,6 +398,7 @@ kunit_test_suite!(
         drvinfo_link_and_settings,
         rings_and_channels,
         statistics,
+        coalescing,
         absent_operations,
     ]
 );

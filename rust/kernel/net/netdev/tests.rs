@@ -5,7 +5,7 @@
 
 use super::{
     is_valid_ether_addr, Device, Features, LinkStats64, MacAddress, NetDevice, Operations,
-    QueueStatsRx, QueueStatsTx, Rtnl, StopResult, TxQueue, TxResult, TxSkb, Unregistered,
+    QueueStatsRx, QueueStatsTx, Reset, Rtnl, StopResult, TxQueue, TxResult, TxSkb, Unregistered,
     WakeResult, Xmit,
 };
 use crate::{
@@ -174,6 +174,72 @@ impl Operations for Minimal {
         drop(skb);
         TxResult::Ok
     }
+}
+
+/// Resets carried out so far, by any device of [`Resetting`], and those without RTNL held.
+static RESETS: AtomicU32 = AtomicU32::new(0);
+static RESETS_UNLOCKED: AtomicU32 = AtomicU32::new(0);
+
+#[pin_data]
+struct ResetData {
+    #[pin]
+    reset: Reset<Resetting>,
+}
+
+/// A driver that counts its resets.
+struct Resetting;
+
+#[vtable]
+impl Operations for Resetting {
+    type Data = ResetData;
+
+    fn start_xmit(_dev: &NetDevice<Self>, skb: TxSkb, _xmit: &Xmit<'_>) -> TxResult {
+        drop(skb);
+        TxResult::Ok
+    }
+
+    fn reset(_dev: &NetDevice<Self>, _rtnl: &Rtnl) {
+        RESETS.fetch_add(1, Relaxed);
+        // SAFETY: FFI call without requirements.
+        if unsafe { bindings::rtnl_is_locked() } == 0 {
+            RESETS_UNLOCKED.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+fn resets_run_later_under_rtnl(test: &Test) -> Result {
+    let mut dev = Unregistered::<Resetting>::new(
+        1,
+        1,
+        try_pin_init!(ResetData {
+            reset <- Reset::new(),
+        }? Error),
+    )?;
+    dev.set_random_mac_address();
+    let before = RESETS.load(Relaxed);
+    // Not registered, then registered but down: nothing to reset.
+    dev.data().reset.schedule(&dev)?;
+    dev.data().reset.flush();
+    let dev = dev.register()?;
+    dev.data().reset.schedule(&dev)?;
+    dev.data().reset.flush();
+    kunit_expect_eq!(test, RESETS.load(Relaxed), before);
+    // Up: reset once, in process context, under RTNL.
+    open(&dev)?;
+    dev.data().reset.schedule(&dev)?;
+    dev.data().reset.flush();
+    kunit_expect_eq!(test, RESETS.load(Relaxed), before + 1);
+    kunit_expect_eq!(test, RESETS_UNLOCKED.load(Relaxed), 0);
+    // A reset outside the device's private data is refused.
+    let stray = KBox::pin_init(Reset::<Resetting>::new(), GFP_KERNEL)?;
+    kunit_expect_eq!(test, stray.schedule(&dev), Err(EINVAL));
+    // Scheduled as the device goes away: done before it is unregistered, or not at all, and
+    // waited for before its data goes.
+    dev.data().reset.schedule(&dev)?;
+    drop(dev);
+    kunit_expect!(test, RESETS.load(Relaxed) <= before + 2);
+    kunit_expect_eq!(test, RESETS_UNLOCKED.load(Relaxed), 0);
+    Ok(())
 }
 
 /// A `Dummy` device with an address, which `dev_open()` requires.
@@ -672,6 +738,7 @@ kunit_test_suite!(
         xmit_busy_is_retried,
         mtu_and_mac_changes,
         features_changes,
+        resets_run_later_under_rtnl,
         ops_tables,
     ]
 );

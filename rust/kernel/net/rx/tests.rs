@@ -726,10 +726,18 @@ fn xdp_single_buffer_only(test: &Test) -> Result {
     let rig = Rig::new(64, 1024)?;
     let shared = &rig.chan().rx;
     let none = ExtAck::none();
-    // While the queue is stopped, the largest buffer counts.
+    // Before the queue first starts, the largest buffer counts; then the queue's, also
+    // while it is stopped.
     kunit_expect!(test, shared.fits(1500));
     open(&rig.dev)?;
     kunit_expect!(test, !shared.fits(1500));
+    close(&rig.dev);
+    kunit_expect!(test, !shared.fits(1500));
+    // Announced by the driver, before any start.
+    let announced = KBox::pin_init(Shared::with_buf_len(1024), GFP_KERNEL)?;
+    kunit_expect!(test, !announced.fits(1500));
+    kunit_expect!(test, announced.fits(1000));
+    open(&rig.dev)?;
     let r = shared.set_prog(
         &rig.dev,
         Some(returning(bindings::xdp_action_XDP_PASS)?),

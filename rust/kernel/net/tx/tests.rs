@@ -7,7 +7,7 @@
 //! `XDP_TX` on a device with both engines.
 
 use super::{
-    Config, CsumInsert, Desc, Gso, GsoKind, Offload, Queue, Ring, Timeout, MIN_DESC_LIMIT,
+    Config, CsumInsert, Desc, Gso, GsoKind, Offload, Queue, Ring, Stats, Timeout, MIN_DESC_LIMIT,
     START_THRESHOLD, STOP_THRESHOLD,
 };
 use crate::{
@@ -620,6 +620,26 @@ fn full_ring_stops_and_wakes(test: &Test) -> Result {
         (u64::from(total), 1, 0)
     );
     kunit_expect_eq!(test, bql_in_flight(rig.queue()?), 0);
+    close(&rig.dev);
+    Ok(())
+}
+
+/// A queue the full ring stopped is started again with the engine: a device brought down and
+/// up, or whose rings are restarted while it is up (a reset, a resize), is not left stopped.
+fn restart_wakes_stopped_queue(test: &Test) -> Result {
+    let size = START_THRESHOLD + 4;
+    let rig = Rig::new(size, true)?;
+    open(&rig.dev)?;
+    bql_limit_min(rig.queue()?, 1 << 20);
+    for i in 0..size - STOP_THRESHOLD {
+        kunit_expect_eq!(test, send(&rig.dev, 200, i as u8, 0, 0, None)?, 0);
+    }
+    kunit_expect!(test, rig.queue()?.is_stopped());
+    close(&rig.dev);
+    open(&rig.dev)?;
+    kunit_expect!(test, !rig.queue()?.is_stopped());
+    kunit_expect_eq!(test, send(&rig.dev, 200, 0, 0, 0, None)?, 0);
+    kunit_expect_eq!(test, rig.txq().in_flight(), 1);
     close(&rig.dev);
     Ok(())
 }
@@ -1319,6 +1339,102 @@ fn base_stats_cover_queue_stats(test: &Test) -> Result {
     Ok(())
 }
 
+fn stats_for_ethtool_and_link(test: &Test) -> Result {
+    let r = rx::Stats {
+        packets: 1,
+        bytes: 2,
+        alloc_fail: 3,
+        hw_errors: 4,
+        dropped: 5,
+        csum_unnecessary: 6,
+        csum_none: 7,
+        xdp_pass: 8,
+        xdp_drop: 9,
+        xdp_tx: 10,
+        xdp_tx_err: 11,
+        xdp_redirect: 12,
+        xdp_redirect_err: 13,
+        xdp_aborted: 14,
+    };
+    let t = Stats {
+        packets: 21,
+        bytes: 22,
+        gso_packets: 23,
+        gso_bytes: 24,
+        gso_wire_packets: 25,
+        gso_wire_bytes: 26,
+        dropped: 27,
+        busy: 28,
+        stops: 29,
+        wakes: 30,
+        xdp_frames: 31,
+        xdp_dropped: 32,
+        timeouts: 33,
+    };
+    // Each name with its counter's value.
+    let named = |names: &[&str], values: &[u64], name: &str| {
+        names.iter().position(|n| *n == name).map(|i| values[i])
+    };
+    let (rn, rv, tn, tv) = (rx::Stats::NAMES, r.values(), Stats::NAMES, t.values());
+    for (name, v) in [
+        ("rx_packets", 1),
+        ("rx_bytes", 2),
+        ("rx_alloc_fail", 3),
+        ("rx_hw_errors", 4),
+        ("rx_dropped", 5),
+        ("rx_csum_unnecessary", 6),
+        ("rx_csum_none", 7),
+        ("rx_xdp_pass", 8),
+        ("rx_xdp_drop", 9),
+        ("rx_xdp_tx", 10),
+        ("rx_xdp_tx_errors", 11),
+        ("rx_xdp_redirect", 12),
+        ("rx_xdp_redirect_errors", 13),
+        ("rx_xdp_aborted", 14),
+    ] {
+        kunit_expect_eq!(test, named(&rn, &rv, name), Some(v));
+    }
+    for (name, v) in [
+        ("tx_packets", 21),
+        ("tx_bytes", 22),
+        ("tx_gso_packets", 23),
+        ("tx_gso_bytes", 24),
+        ("tx_gso_wire_packets", 25),
+        ("tx_gso_wire_bytes", 26),
+        ("tx_dropped", 27),
+        ("tx_busy", 28),
+        ("tx_stops", 29),
+        ("tx_wakes", 30),
+        ("tx_xdp_frames", 31),
+        ("tx_xdp_dropped", 32),
+        ("tx_timeouts", 33),
+    ] {
+        kunit_expect_eq!(test, named(&tn, &tv, name), Some(v));
+    }
+    // Names ethtool takes whole (shorter than ETH_GSTRING_LEN).
+    let long = Iterator::chain(rn.iter(), tn.iter())
+        .filter(|n| n.len() >= 32)
+        .count();
+    kunit_expect_eq!(test, long, 0);
+    // Device statistics add up over queues.
+    // SAFETY: Plain integers: all zeroes is valid.
+    let mut ls: bindings::rtnl_link_stats64 = unsafe { core::mem::zeroed() };
+    r.add_to(&mut ls);
+    r.add_to(&mut ls);
+    t.add_to(&mut ls);
+    kunit_expect_eq!(
+        test,
+        (ls.rx_packets, ls.rx_bytes, ls.rx_errors, ls.rx_dropped),
+        (2, 4, 8, 2 * (5 + 9 + 11 + 13 + 14))
+    );
+    kunit_expect_eq!(
+        test,
+        (ls.tx_packets, ls.tx_bytes, ls.tx_dropped),
+        (21, 22, 27 + 32)
+    );
+    Ok(())
+}
+
 const QSTATS_TX_SIZE: usize = core::mem::size_of::<QueueStatsTx>();
 const QSTATS_RX_SIZE: usize = core::mem::size_of::<QueueStatsRx>();
 
@@ -1624,6 +1740,7 @@ kunit_test_suite!(
         xmit_and_complete,
         fragments_are_mapped,
         full_ring_stops_and_wakes,
+        restart_wakes_stopped_queue,
         stop_frees_in_flight,
         device_quiesced_before_buffers_go,
         bql_bound_to_device,
@@ -1633,6 +1750,7 @@ kunit_test_suite!(
         contexts_and_split_buffers,
         tso_headers_rewritten,
         base_stats_cover_queue_stats,
+        stats_for_ethtool_and_link,
         redirected_frames,
         watchdog_reports_timeout,
         xdp_tx_through_both_engines,
