@@ -29,6 +29,8 @@ TITLES = {
     "tcp": "NIC iperf3 TCP A->B",
     "udp": "NIC UDP receive (host sender)",
     "xdp_drop": "NIC XDP_DROP, Rust native, C generic (host sender)",
+    "udp_cpu": "NIC UDP receive, per busy guest CPU-second",
+    "xdp_drop_cpu": "NIC XDP_DROP, Rust native, C generic, per busy guest CPU-second",
 }
 
 

@@ -8,10 +8,12 @@
  * the receive rates it is meant to measure; this does not share the
  * guest's CPUs.
  *
- *   udpgen PORT DST_MAC SECONDS [FROM_PORT [LEN]]
+ *   udpgen PORT DST_MAC SECONDS [FROM_PORT [LEN [PPS]]]
  *
  * FROM_PORT: the local port to send from, the backend's "remote" port, so
- * that the datagrams come from the peer it expects.
+ * that the datagrams come from the peer it expects. PPS: the rate to send
+ * at (0, the default: as fast as it can). The host has as few cores as the
+ * guest has CPUs: a sender that keeps one busy takes it from QEMU.
  * Prints "sent N frames in S s: R pps". Datagrams the backend cannot take
  * are dropped by the host's socket buffer, so the receiver's rate is what
  * the guest kept up with, and the sender's rate is printed beside it.
@@ -55,20 +57,22 @@ int main(int argc, char **argv)
 	struct sockaddr_in to = { .sin_family = AF_INET };
 	unsigned int mac[6];
 	size_t len = 60, iplen;
-	double secs, t0, t;
+	double secs, pps = 0, t0, t;
 	uint64_t sent = 0;
 	uint16_t sum;
 	int fd, i;
 
-	if (argc < 4 || argc > 6 || sscanf(argv[2], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1],
+	if (argc < 4 || argc > 7 || sscanf(argv[2], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1],
 			       &mac[2], &mac[3], &mac[4], &mac[5]) != 6) {
-		fprintf(stderr, "usage: %s PORT DST_MAC SECONDS [FROM_PORT [LEN]]\n",
+		fprintf(stderr, "usage: %s PORT DST_MAC SECONDS [FROM_PORT [LEN [PPS]]]\n",
 			argv[0]);
 		return 2;
 	}
 	secs = atof(argv[3]);
 	if (argc > 5)
 		len = atoi(argv[5]);
+	if (argc > 6)
+		pps = atof(argv[6]);
 	if (len < 60 || len > sizeof(frame)) {
 		fprintf(stderr, "%s: LEN must be 60..%zu\n", argv[0], sizeof(frame));
 		return 2;
@@ -124,6 +128,14 @@ int main(int argc, char **argv)
 			if (sendto(fd, frame, len, 0, (struct sockaddr *)&to, sizeof(to)) == (ssize_t)len)
 				sent++;
 		t = now();
+		/* Paced: wait until the frames sent so far are due. */
+		if (pps > 0 && sent / pps > t - t0) {
+			double d = sent / pps - (t - t0);
+			struct timespec ts = { (time_t)d, (long)((d - (time_t)d) * 1e9) };
+
+			nanosleep(&ts, NULL);
+			t = now();
+		}
 	} while (t - t0 < secs);
 	printf("sent %llu frames in %.2f s: %.0f pps\n", (unsigned long long)sent,
 	       t - t0, sent / (t - t0));
