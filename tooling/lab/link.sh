@@ -12,13 +12,6 @@
 #                a reset clears; each followed by a ping at the lab's
 #                settings.
 
-# link_stat NS DEV GROUP NAME: an "ip -s -s" counter of DEV in NS, e.g.
-# "rx length_errors" (a single -s leaves the error details out).
-link_stat() {
-	ip -n "$1" -s -s -j link show "$2" |
-		"${PY:-python3}" -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"][sys.argv[1]][sys.argv[2]])' "$3" "$4"
-}
-
 # set_mtu MTU: A's and B's MTU.
 set_mtu() {
 	ip -n nsA link set dev "$A" mtu "$1" && ip -n nsB link set dev "$B" mtu "$1"
@@ -72,13 +65,13 @@ jumbo() {
 # each as a length error (the C e1000 updates its counters every 2 s).
 oversize() {
 	local e0 e1 got
-	e0=$(link_stat nsA "$A" rx length_errors)
+	e0=$(lab_stat nsA "$A" rx length_errors)
 	ip -n nsB link set dev "$B" mtu 9000 || return 1
 	got=$(ip netns exec nsB ping -c 5 -i 0.2 -W 1 -q -M do -s 4000 192.0.2.1 |
 		sed -n 's/.* \([0-9]*\) received.*/\1/p')
 	ip -n nsB link set dev "$B" mtu 1500
 	sleep 3
-	e1=$(link_stat nsA "$A" rx length_errors)
+	e1=$(lab_stat nsA "$A" rx length_errors)
 	[ "$got" = 0 ] && [ $((e1 - e0)) -ge 5 ]
 	result oversize_dropped_counted $? \
 		"${got:-?}/5 replies to 4000-byte pings; A's rx length errors +$((e1 - e0))"

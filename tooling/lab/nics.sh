@@ -80,8 +80,10 @@ lab_carrier() {
 	return 1
 }
 
+# lab_stat NS DEV GROUP NAME: a counter of DEV in NS, e.g. "rx packets" or
+# "rx length_errors" (-s twice: a single -s leaves the error details out).
 lab_stat() {
-	ip -n "$1" -s -j link show "$2" |
+	ip -n "$1" -s -s -j link show "$2" |
 		"${PY:-python3}" -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"][sys.argv[1]][sys.argv[2]])' "$3" "$4"
 }
 rx_packets() { lab_stat "$1" "$2" rx packets; }
