@@ -208,13 +208,10 @@ impl<T: Poll> Napi<T> {
         T: 'a,
     {
         let init = move |slot: *mut Self| {
-            let dev = dev.as_ptr();
-            // SAFETY: `dev` is valid while the caller initializes its private data.
-            let (start, len) = unsafe { (bindings::netdev_priv(dev) as usize, (*dev).priv_len) };
-            let end = slot as usize + core::mem::size_of::<Self>();
-            if (slot as usize) < start || end > start + len as usize {
+            if !dev.holds(slot) {
                 return Err(EINVAL);
             }
+            let dev = dev.as_ptr();
             // SAFETY: `slot` is valid for writes of a `Self`, pinned, as the initializer contract
             // says.
             unsafe { data.__pinned_init(addr_of_mut!((*slot).data))? };

@@ -126,6 +126,22 @@ impl Device {
         self.0.get()
     }
 
+    /// Returns whether an object of type `U` at `ptr` lies in the device's private data area,
+    /// which is fixed when the device is allocated and lives as long as the device: what an
+    /// object that the core reaches through the device (a NAPI instance, a queue engine, a work
+    /// item) relies on to outlive its registration with the core.
+    pub(crate) fn holds<U>(&self, ptr: *const U) -> bool {
+        let dev = self.as_ptr();
+        // SAFETY: By the type invariants the device is valid; the private area's place and
+        // length do not change after allocation.
+        let (start, len) = unsafe { (bindings::netdev_priv(dev) as usize, (*dev).priv_len) };
+        let at = ptr as usize;
+        at >= start
+            && at
+                .checked_add(core::mem::size_of::<U>())
+                .is_some_and(|end| end <= start + len as usize)
+    }
+
     /// Returns the interface index (0 until the device is registered).
     pub fn ifindex(&self) -> i32 {
         // SAFETY: By the type invariants the device is valid; the index is set once, at
@@ -1143,6 +1159,14 @@ impl<T: Operations> Unregistered<T> {
         unsafe { (*self.dev.as_ptr()).vlan_features |= features.0 };
     }
 
+    /// Limits the segments of one segmentation-offload packet the stack gives the device
+    /// (`netif_set_tso_max_segs()`): what the device can segment, or what its transmit queues
+    /// can describe ([`tx::tso_max_segs()`](super::tx::tso_max_segs)).
+    pub fn set_tso_max_segs(&mut self, segs: u32) {
+        // SAFETY: The device is ours and not registered: nothing reads its limits yet.
+        unsafe { bindings::netif_set_tso_max_segs(self.dev.as_ptr(), segs) };
+    }
+
     /// Sets how long a transmit queue may stay stopped before [`Operations::tx_timeout`] is
     /// called, in jiffies.
     pub fn set_watchdog_timeout(&mut self, jiffies: i32) {
@@ -1344,13 +1368,10 @@ impl<T: Operations> Reset<T> {
     /// otherwise (and then nothing is scheduled). A device that is not registered has nothing
     /// to reset: nothing is scheduled either. Callable from any context.
     pub fn schedule(&self, dev: &NetDevice<T>) -> Result {
-        let ptr = dev.as_ptr();
-        // SAFETY: The device is valid.
-        let data = unsafe { bindings::netdev_priv(ptr) } as usize;
-        let me = self as *const Self as usize;
-        if me < data || me + core::mem::size_of::<Self>() > data + core::mem::size_of::<T::Data>() {
+        if !dev.holds(self) {
             return Err(EINVAL);
         }
+        let ptr = dev.as_ptr();
         // Nor is the work item queued for a device that is not registered, whose data may be
         // dropped with RTNL held (the work item's drop would then wait for the lock).
         if !registered(ptr) {

@@ -313,6 +313,8 @@ pub struct Config<'a> {
     desc_limit: u32,
     csum_limit: u32,
     tso_headers: bool,
+    gso_desc_segments: u32,
+    sentinel: bool,
 }
 
 /// What the completed packets of one clean-up put on the wire.
@@ -388,6 +390,98 @@ fn header_mut(skb: &mut TxSkb, len: usize) -> Result<&mut [u8]> {
     Ok(unsafe { core::slice::from_raw_parts_mut((*raw).data, len) })
 }
 
+/// The bytes of a sentinel descriptor ([`Config::sentinel`]).
+pub const SENTINEL: u32 = 4;
+
+/// The most bytes of a buffer's last descriptor that stay with it: with more, a sentinel splits
+/// them.
+const SENTINEL_MIN_LAST: u32 = 8;
+
+/// Where a packet's sentinel descriptor goes ([`Config::sentinel`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sentinel {
+    None,
+    /// The last [`SENTINEL`] bytes of the packet's last buffer (segmentation-offload packets).
+    Tail,
+    /// Cut from the first descriptor of the packet's head (the first linear packet after a
+    /// segmentation-offload one), as the C driver does.
+    Head,
+}
+
+/// How a packet's buffers are split over descriptors.
+#[derive(Clone, Copy)]
+struct Split {
+    /// The most bytes per descriptor, 0 for no limit.
+    limit: u32,
+    sentinel: Sentinel,
+}
+
+impl Split {
+    /// Returns the bytes cut off the first and off the last descriptor of a buffer of `len`
+    /// bytes into the sentinel, the buffer being the packet's head if `head` and its last if
+    /// `last`.
+    fn cuts(&self, len: u32, head: bool, last: bool) -> (u32, u32) {
+        let step = if self.limit == 0 { len } else { self.limit };
+        match self.sentinel {
+            Sentinel::Head if head && len.min(step) > SENTINEL => (SENTINEL, 0),
+            Sentinel::Tail if last && len > 0 => {
+                // What the last descriptor would carry without a sentinel.
+                let last_desc = len - (len - 1) / step * step;
+                if last_desc > SENTINEL_MIN_LAST {
+                    (0, SENTINEL)
+                } else {
+                    (0, 0)
+                }
+            }
+            _ => (0, 0),
+        }
+    }
+
+    /// Calls `f(offset, length)` for each descriptor of a buffer of `len` bytes, in order (see
+    /// [`Split::cuts`] for `head` and `last`), and returns their number: one per `limit` bytes
+    /// (at least one), and the sentinel if the buffer has it.
+    fn pieces(&self, len: u32, head: bool, last: bool, mut f: impl FnMut(u32, u32)) -> u32 {
+        let (cut, tail) = self.cuts(len, head, last);
+        let body = len - tail;
+        let step = if self.limit == 0 { body } else { self.limit };
+        let (mut off, mut n) = (0, 0);
+        loop {
+            let piece = if off < body {
+                // `cut` is less than the first piece (`cuts()`), and `tail` less than the last.
+                (body - off).min(step) - if off == 0 { cut } else { 0 }
+            } else {
+                tail
+            };
+            f(off, piece);
+            n += 1;
+            off += piece;
+            if off >= len {
+                return n;
+            }
+        }
+    }
+
+    /// Returns the descriptors a buffer of `len` bytes takes (see [`Split::pieces`]).
+    fn descs(&self, len: u32, head: bool, last: bool) -> u32 {
+        self.pieces(len, head, last, |_, _| ())
+    }
+}
+
+/// Returns the most segments a device whose transmit queues split buffers at `desc_limit`
+/// bytes ([`Config::desc_limit`]), and segmentation-offload packets at `segments` segments
+/// per descriptor ([`Config::gso_desc_segments`]), may take in one packet
+/// (`netif_set_tso_max_segs()`) for its largest packets to fit the queues' stop threshold.
+pub const fn tso_max_segs(desc_limit: u32, segments: u32) -> u32 {
+    // Buffers of `desc_limit` bytes take one descriptor per `desc_limit` bytes of a
+    // `GSO_LEGACY_MAX_SIZE` packet and one more per buffer; in pieces of `segments` segments,
+    // at most as many, one being left for the headers.
+    let per_packet = match GSO_LEGACY_MAX_SIZE.checked_div(desc_limit) {
+        Some(n) if n > 1 => n - 1,
+        _ => 1,
+    };
+    segments.saturating_mul(per_packet)
+}
+
 /// The smallest per-descriptor byte limit ([`Config::desc_limit`]).
 pub const MIN_DESC_LIMIT: u32 = 1024;
 
@@ -407,6 +501,8 @@ impl<'a> Config<'a> {
             desc_limit: 0,
             csum_limit: 0,
             tso_headers: false,
+            gso_desc_segments: 0,
+            sentinel: false,
         }
     }
 
@@ -448,17 +544,41 @@ impl<'a> Config<'a> {
         self
     }
 
+    /// Puts at most `segments` segments' payload (`segments` times the MSS) in one descriptor
+    /// of a segmentation-offload packet, for devices that check their transmit FIFO's room
+    /// that way before fetching a buffer (the 8254x: 4). Needs a descriptor limit
+    /// ([`Config::desc_limit`]), and the device's segments per packet limited to
+    /// [`tso_max_segs()`] (`netif_set_tso_max_segs()`, before it is registered), so that its
+    /// packets fit the stop threshold: [`Queue::start`] refuses the configuration otherwise. (A
+    /// packet from an untrusted source that takes more waits for the ring to drain further; one
+    /// that takes more than the whole ring is dropped and counted.)
+    pub const fn gso_desc_segments(mut self, segments: u32) -> Self {
+        self.gso_desc_segments = segments;
+        self
+    }
+
+    /// Gives every segmentation-offload packet a descriptor of its own for the last
+    /// [`SENTINEL`] bytes of its last buffer (not where that buffer's last descriptor would
+    /// carry 8 bytes or fewer), and cuts the first descriptor of the first packet after one
+    /// whose data is all in its head (XDP frames included) [`SENTINEL`] bytes short, into
+    /// another, as the C driver does: the 8254x family otherwise reports descriptors done
+    /// before it fetched their data.
+    pub const fn sentinel(mut self) -> Self {
+        self.sentinel = true;
+        self
+    }
+
     /// Returns the free descriptors under which a queue of this configuration stops: room for
     /// the largest packet the stack sends (`GSO_LEGACY_MAX_SIZE` bytes over the head and
-    /// `MAX_SKB_FRAGS` fragments, each split at the descriptor limit) and its context
-    /// descriptor. It is woken at twice as many.
+    /// `MAX_SKB_FRAGS` fragments, each split at the descriptor limit), its context descriptor
+    /// and its sentinel. It is woken at twice as many.
     pub const fn stop_threshold(&self) -> u32 {
         let split = if self.desc_limit == 0 {
             0
         } else {
             GSO_LEGACY_MAX_SIZE.div_ceil(self.desc_limit)
         };
-        STOP_THRESHOLD + self.context as u32 + split
+        STOP_THRESHOLD + self.context as u32 + split + self.sentinel as u32
     }
 }
 
@@ -553,6 +673,8 @@ struct Slot {
     map: Map,
     map_len: u32,
     packet: Packet,
+    /// The hold on a pool buffer's mapping for an XDP frame: on the slot of the frame, the
+    /// packet's last.
     lease: Option<MappingLease>,
     /// On the first descriptor of a packet: the packet's descriptors, its context descriptor
     /// included.
@@ -600,6 +722,13 @@ struct Inner<R: Ring> {
     csum_limit: u32,
     /// Rewrite TCP segmentation-offload headers ([`Config::tso_headers`]).
     tso_headers: bool,
+    /// Segments per descriptor of segmentation-offload packets, 0 for no limit
+    /// ([`Config::gso_desc_segments`]).
+    gso_desc_segments: u32,
+    /// End packets with a sentinel where [`Config::sentinel`] says.
+    sentinel: bool,
+    /// The last packet written was a segmentation-offload one, and no linear packet followed.
+    after_gso: bool,
     /// The free descriptors under which the queue stops, and at which it is woken.
     stop_at: u32,
     start_at: u32,
@@ -751,27 +880,49 @@ impl<R: Ring> Inner<R> {
         Ok(())
     }
 
-    /// Returns the descriptors a buffer of `len` bytes takes: one, or one per `desc_limit`
-    /// bytes.
-    fn descs_for(&self, len: u32) -> u32 {
-        if self.desc_limit == 0 {
-            1
-        } else {
-            len.div_ceil(self.desc_limit).max(1)
+    /// Returns how the buffers of a packet with `offload` are split over descriptors, the
+    /// packet's data being all in its head if `linear`.
+    fn split(&self, offload: &Offload, linear: bool) -> Split {
+        let mut limit = self.desc_limit;
+        if let (Some(g), true) = (&offload.gso, self.gso_desc_segments != 0) {
+            let most = u32::from(g.mss).saturating_mul(self.gso_desc_segments);
+            if limit == 0 || most < limit {
+                limit = most;
+            }
+        }
+        let sentinel = match (self.sentinel, offload.gso.is_some()) {
+            (true, true) => Sentinel::Tail,
+            (true, false) if self.after_gso && linear => Sentinel::Head,
+            _ => Sentinel::None,
+        };
+        Split { limit, sentinel }
+    }
+
+    /// Notes that a packet with `offload`, split as `split`, was written.
+    fn written(&mut self, offload: &Offload, split: Split) {
+        if offload.gso.is_some() {
+            self.after_gso = self.sentinel;
+        } else if split.sentinel == Sentinel::Head {
+            self.after_gso = false;
         }
     }
 
-    /// Returns the buffer descriptors `skb` takes.
-    fn descs_for_skb(&self, skb: &TxSkb) -> u32 {
+    /// Returns the number of fragments of `skb`.
+    fn nr_frags(skb: &TxSkb) -> u32 {
+        // SAFETY: The skb is valid; its shared info is not changed while it is in flight.
+        u32::from(unsafe { (*bindings::skb_shinfo(skb.as_ptr())).nr_frags })
+    }
+
+    /// Returns the buffer descriptors `skb`, with `nr_frags` fragments, takes when split as
+    /// `split`.
+    fn descs_for_skb(skb: &TxSkb, nr_frags: u32, split: Split) -> u32 {
         let raw = skb.as_ptr();
         let headlen = skb.headlen();
         let mut n = if headlen > 0 {
-            self.descs_for(headlen)
+            split.descs(headlen, true, nr_frags == 0)
         } else {
             0
         };
-        // SAFETY: The skb is valid; its shared info is not changed while it is in flight.
-        let nr_frags = u32::from(unsafe { (*bindings::skb_shinfo(raw)).nr_frags });
         for f in 0..nr_frags {
             // SAFETY: Fragment `f` exists.
             let len = unsafe {
@@ -781,40 +932,43 @@ impl<R: Ring> Inner<R> {
                         .add(f as usize),
                 )
             };
-            n += self.descs_for(len);
+            n += split.descs(len, false, f + 1 == nr_frags);
         }
         n
     }
 
-    /// Maps `len` bytes at `map(...)` into the next free slots after `n` taken ones (one per
-    /// `desc_limit` bytes), counting them in `n`.
-    fn map_into(&mut self, first: u32, n: &mut u32, addr: DmaAddr, len: u32, map: Map) -> Result {
+    /// Maps `len` bytes at `map(...)` into the next free slots after `n` taken ones, split as
+    /// `split` ([`Split::pieces`]), counting them in `n`.
+    #[allow(clippy::too_many_arguments)]
+    fn map_into(
+        &mut self,
+        first: u32,
+        n: &mut u32,
+        addr: DmaAddr,
+        len: u32,
+        map: Map,
+        split: Split,
+        (head, last): (bool, bool),
+    ) -> Result {
         // SAFETY: FFI call; `addr` was returned by a mapping call for `dev`.
         if unsafe { bindings::dma_mapping_error(self.dev.as_raw(), addr) } != 0 {
             return Err(ENOMEM);
         }
-        let chunks = self.descs_for(len);
-        let step = if self.desc_limit == 0 {
-            len
-        } else {
-            self.desc_limit
-        };
-        for c in 0..chunks {
-            let off = c * step;
-            let slot = &mut self.slots[((first + *n) % self.size) as usize];
+        let (slots, size) = (&mut self.slots, self.size);
+        split.pieces(len, head, last, |off, piece| {
             // INVARIANT: The slot is about to be used; the first of the buffer's slots holds
             // the live mapping.
-            *slot = Slot {
+            slots[((first + *n) % size) as usize] = Slot {
                 addr: addr + DmaAddr::from(off),
-                len: (len - off).min(step),
-                map: if c == 0 { map } else { Map::None },
-                map_len: if c == 0 { len } else { 0 },
+                len: piece,
+                map: if off == 0 { map } else { Map::None },
+                map_len: if off == 0 { len } else { 0 },
                 packet: Packet::None,
                 lease: None,
                 descs: 0,
             };
             *n += 1;
-        }
+        });
         Ok(())
     }
 
@@ -826,11 +980,11 @@ impl<R: Ring> Inner<R> {
         }
     }
 
-    /// Writes `frame` into one descriptor, without ringing the doorbell. `pool` is the DMA
-    /// address of its data in a buffer mapped for `dev` in both directions, if it is in one,
-    /// with the hold on that mapping; otherwise the frame is mapped. Gives the frame back if the
-    /// ring is full, the frame has fragments, is longer than a descriptor takes or cannot be
-    /// mapped.
+    /// Writes `frame` into one descriptor (two where it ends with a sentinel), without ringing
+    /// the doorbell. `pool` is the DMA address of its data in a buffer mapped for `dev` in both
+    /// directions, if it is in one, with the hold on that mapping; otherwise the frame is
+    /// mapped. Gives the frame back if the ring is full, the frame has fragments, is longer than
+    /// a descriptor takes or cannot be mapped.
     ///
     /// # Safety
     ///
@@ -847,7 +1001,9 @@ impl<R: Ring> Inner<R> {
         // SAFETY: `raw` is the frame given up above: ownership comes back.
         let frame = unsafe { XdpFrame::from_raw(raw) };
         let too_long = self.desc_limit != 0 && frame.len() > self.desc_limit;
-        if self.free() == 0 || frags != 0 || frame.is_empty() || too_long {
+        let split = self.split(&Offload::default(), true);
+        let descs = split.descs(frame.len(), true, true);
+        if self.free() < descs || frags != 0 || frame.is_empty() || too_long {
             return Err(frame);
         }
         let len = frame.len();
@@ -883,27 +1039,41 @@ impl<R: Ring> Inner<R> {
             (addr, Map::Single, None)
         };
         let index = self.next_to_use;
-        // INVARIANT: The slot becomes used with the live mapping (kept by the lease, for a pool
-        // buffer) and its frame.
-        self.slots[index as usize] = Slot {
-            addr,
-            len,
-            map,
-            map_len: len,
-            packet: Packet::Frame(frame),
-            lease,
-            descs: 1,
-        };
-        let desc = Desc {
-            addr,
-            len,
-            first: true,
-            last: true,
-            offload: Offload::default(),
-        };
-        self.ring.write(index, &desc);
-        self.next_to_use = (index + 1) % self.size;
-        self.used += 1;
+        let last = (index + descs - 1) % self.size;
+        let (slots, size) = (&mut self.slots, self.size);
+        let mut k = 0;
+        split.pieces(len, true, true, |off, piece| {
+            // INVARIANT: The first slot becomes used with the live mapping (and the packet's
+            // descriptor count), the last one (the same, or the sentinel's) with the frame and
+            // the lease that keeps a pool buffer's mapping, below.
+            slots[((index + k) % size) as usize] = Slot {
+                addr: addr + DmaAddr::from(off),
+                len: piece,
+                map: if off == 0 { map } else { Map::None },
+                map_len: if off == 0 { len } else { 0 },
+                packet: Packet::None,
+                lease: None,
+                descs: if off == 0 { descs } else { 0 },
+            };
+            k += 1;
+        });
+        self.slots[last as usize].packet = Packet::Frame(frame);
+        self.slots[last as usize].lease = lease;
+        for k in 0..descs {
+            let i = (index + k) % self.size;
+            let slot = &self.slots[i as usize];
+            let desc = Desc {
+                addr: slot.addr,
+                len: slot.len,
+                first: k == 0,
+                last: i == last,
+                offload: Offload::default(),
+            };
+            self.ring.write(i, &desc);
+        }
+        self.written(&Offload::default(), split);
+        self.next_to_use = (last + 1) % self.size;
+        self.used += descs;
         self.pending = true;
         // XDP transmissions bypass the stack, which refreshes the watchdog's timestamp for its
         // own: without this a queue the stack stopped while XDP keeps it busy would time out.
@@ -912,8 +1082,9 @@ impl<R: Ring> Inner<R> {
         Ok(())
     }
 
-    /// Maps the packet's buffers into the slots from `first`; returns how many.
-    fn map(&mut self, skb: &TxSkb, first: u32) -> Result<u32> {
+    /// Maps the packet's buffers (its head and `nr_frags` fragments) into the slots from
+    /// `first`, split as `split`; returns how many.
+    fn map(&mut self, skb: &TxSkb, nr_frags: u32, first: u32, split: Split) -> Result<u32> {
         let dev = self.dev.as_raw();
         let raw = skb.as_ptr();
         let dir = bindings::dma_data_direction_DMA_TO_DEVICE;
@@ -924,10 +1095,9 @@ impl<R: Ring> Inner<R> {
             // or free while the driver holds the packet.
             let addr =
                 unsafe { bindings::dma_map_single(dev, (*raw).data.cast(), headlen as usize, dir) };
-            self.map_into(first, &mut n, addr, headlen, Map::Single)?;
+            let at = (true, nr_frags == 0);
+            self.map_into(first, &mut n, addr, headlen, Map::Single, split, at)?;
         }
-        // SAFETY: The skb is valid; its shared info is not changed while it is in flight.
-        let nr_frags = u32::from(unsafe { (*bindings::skb_shinfo(raw)).nr_frags });
         for f in 0..nr_frags {
             // SAFETY: Fragment `f` exists; its page stays referenced by the skb we hold.
             let (addr, len) = unsafe {
@@ -940,7 +1110,8 @@ impl<R: Ring> Inner<R> {
                     len,
                 )
             };
-            if let Err(e) = self.map_into(first, &mut n, addr, len, Map::Page) {
+            let at = (false, f + 1 == nr_frags);
+            if let Err(e) = self.map_into(first, &mut n, addr, len, Map::Page, split, at) {
                 self.unwind(first, n);
                 return Err(e);
             }
@@ -1077,15 +1248,22 @@ impl<R: Ring> Queue<R> {
     /// Fails with `EINVAL` unless the queue lies in the private data of `dev` (which then
     /// outlives it), for a queue index the device does not have, for a ring of no more than
     /// twice [`Config::stop_threshold`] descriptors ([`START_THRESHOLD`] without a context
-    /// descriptor or a descriptor limit), or for a descriptor limit under [`MIN_DESC_LIMIT`];
-    /// with `EBUSY` if it is started.
+    /// descriptor or a descriptor limit), for a descriptor limit under [`MIN_DESC_LIMIT`], for
+    /// segments per descriptor ([`Config::gso_desc_segments`]) without a descriptor limit or on
+    /// a device that allows more segments per packet than [`tso_max_segs()`]; with `EBUSY` if
+    /// it is started.
     pub fn start(&self, dev: &Device, _rtnl: &Rtnl, ring: R, config: &Config<'_>) -> Result {
-        let raw = dev.as_ptr();
-        // SAFETY: `dev` is valid; its private area is fixed at allocation.
-        let (start, len) = unsafe { (bindings::netdev_priv(raw) as usize, (*raw).priv_len) };
-        let me = self as *const Self as usize;
-        if me < start || me + core::mem::size_of::<Self>() > start + len as usize {
+        if !dev.holds(self) {
             return Err(EINVAL);
+        }
+        if config.gso_desc_segments != 0 {
+            // SAFETY: The device is valid; its TSO limits change under RTNL only, which is held.
+            let segs = unsafe { (*dev.as_ptr()).tso_max_segs };
+            if config.desc_limit == 0
+                || u32::from(segs) > tso_max_segs(config.desc_limit, config.gso_desc_segments)
+            {
+                return Err(EINVAL);
+            }
         }
         let txq = dev.tx_queue(config.queue).ok_or(EINVAL)?;
         let stop_at = config.stop_threshold();
@@ -1115,6 +1293,9 @@ impl<R: Ring> Queue<R> {
             desc_limit: config.desc_limit,
             csum_limit: config.csum_limit,
             tso_headers: config.tso_headers,
+            gso_desc_segments: config.gso_desc_segments,
+            sentinel: config.sentinel,
+            after_gso: false,
             stop_at,
             start_at: 2 * stop_at,
         };
@@ -1205,7 +1386,9 @@ impl<R: Ring> Queue<R> {
             return TxResult::Ok;
         };
         let ctx = u32::from(inner.context && inner.ring.context(&offload));
-        let needed = ctx + inner.descs_for_skb(&skb);
+        let nr_frags = Inner::<R>::nr_frags(&skb);
+        let split = inner.split(&offload, nr_frags == 0);
+        let needed = ctx + Inner::<R>::descs_for_skb(&skb, nr_frags, split);
         if needed > inner.size - 1 {
             // Larger than the ring: it would never fit.
             if !xmit.more() {
@@ -1232,7 +1415,7 @@ impl<R: Ring> Queue<R> {
             }
         }
         let first = inner.next_to_use;
-        let n = match inner.map(&skb, (first + ctx) % inner.size) {
+        let n = match inner.map(&skb, nr_frags, (first + ctx) % inner.size, split) {
             Ok(n) if n > 0 => n,
             _ => {
                 if !xmit.more() {
@@ -1259,6 +1442,8 @@ impl<R: Ring> Queue<R> {
             };
             inner.ring.write(i, &desc);
         }
+        debug_assert_eq!(n + ctx, needed);
+        inner.written(&offload, split);
         let n = n + ctx;
         inner.slots[first as usize].descs = n;
         let bytes = skb.len();
@@ -1286,10 +1471,10 @@ impl<R: Ring> Queue<R> {
     }
 
     /// Transmits frames redirected to the device (`ndo_xdp_xmit`): maps each and writes it
-    /// into one descriptor, while there is room, and rings the doorbell if `flush`. Returns the
-    /// number taken; the core frees the rest. A frame that cannot be mapped (or has fragments)
-    /// is dropped and ends the batch. Frames are not reported to byte queue limits, and a full
-    /// ring does not stop the queue.
+    /// into one descriptor (two where it ends with a sentinel), while there is room, and rings
+    /// the doorbell if `flush`. Returns the number taken; the core frees the rest. A frame that
+    /// cannot be mapped (or has fragments) is dropped and ends the batch. Frames are not
+    /// reported to byte queue limits, and a full ring does not stop the queue.
     ///
     /// Called from the driver's [`Operations::xdp_xmit`](super::netdev::Operations::xdp_xmit),
     /// with bottom halves off.

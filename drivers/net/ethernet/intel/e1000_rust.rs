@@ -265,12 +265,15 @@ const RING_DEFAULT: u32 = 256;
 /// The most descriptors per ring (the 8254x's, as the C driver has them): allocated at probe.
 const RING_MAX: u32 = 4096;
 /// The fewest: the transmit engine stops the queue short of room for its largest packet (a
-/// context descriptor and 64 KiB in 4 KiB pieces over the head and every fragment) and wakes it
-/// at twice that, which must be less than the ring.
+/// context descriptor, 64 KiB in 4 KiB pieces over the head and every fragment, and a sentinel)
+/// and wakes it at twice that, which must be less than the ring.
 const RING_MIN: u32 = 80;
 
 /// The most bytes of one transmit descriptor (what Intel's drivers use for the 8254x).
 const TX_DESC_LIMIT: u32 = 4096;
+/// The most segments of TSO payload per transmit descriptor: the 8254x checks its transmit
+/// FIFO's room for four segments per buffer.
+const TX_GSO_DESC_SEGMENTS: u32 = 4;
 
 /// Bytes the device writes into one receive buffer (RCTL.BSIZE 2048).
 const RX_BUF_LEN: u32 = 2048;
@@ -577,7 +580,10 @@ impl E1000 {
             .context()
             .csum_limit(TX_CSUM_LIMIT)
             .tso_headers()
-            .desc_limit(TX_DESC_LIMIT);
+            .desc_limit(TX_DESC_LIMIT)
+            // The 8254x's TSO errata: descriptors are reported done early without a sentinel.
+            .gso_desc_segments(TX_GSO_DESC_SEGMENTS)
+            .sentinel();
         // The transmitter first: starting the queue wakes the stack's.
         regs.write32(TIPG_COPPER, TIPG);
         regs.write32(TCTL_EN | TCTL_PSP | TCTL_CT | TCTL_COLD, TCTL);
@@ -1036,17 +1042,15 @@ impl pci::Driver for Driver {
         ndev.set_mtu_limits(ETH_MIN_MTU, MAX_MTU)?;
         ndev.set_ethtool_ops();
         ndev.set_xdp_features(Features::BASIC | Features::REDIRECT | Features::NDO_XMIT);
-        // Segmentation for TCP over IPv4 only, as the C driver offers on the 8254x, and off
-        // until turned on (`ethtool -K tso on`): on real 82540EMs the C driver works around
-        // transmit FIFO and descriptor write-back errata in TSO mode (buffers of at most four
-        // segments, a 4-byte sentinel descriptor), which the transmit engine cannot express
-        // yet. QEMU's model needs neither.
+        // Segmentation for TCP over IPv4 only, as the C driver offers on the 8254x.
         let offloads = NetdevFeatures::SG
             | NetdevFeatures::HW_CSUM
             | NetdevFeatures::RXCSUM
+            | NetdevFeatures::TSO
             | NetdevFeatures::HW_VLAN_CTAG_RX
             | NetdevFeatures::HW_VLAN_CTAG_TX;
-        ndev.set_features(offloads | NetdevFeatures::TSO, offloads);
+        ndev.set_features(offloads, offloads);
+        ndev.set_tso_max_segs(tx::tso_max_segs(TX_DESC_LIMIT, TX_GSO_DESC_SEGMENTS));
         // The device offloads tagged packets as untagged ones.
         ndev.set_vlan_features(NetdevFeatures::SG | NetdevFeatures::HW_CSUM | NetdevFeatures::TSO);
         regs.write32(VET_8021Q, VET);

@@ -7,8 +7,8 @@
 //! `XDP_TX` on a device with both engines.
 
 use super::{
-    Config, CsumInsert, Desc, Gso, GsoKind, Offload, Queue, Ring, Stats, Timeout, MIN_DESC_LIMIT,
-    START_THRESHOLD, STOP_THRESHOLD,
+    tso_max_segs, Config, CsumInsert, Desc, Gso, GsoKind, Offload, Queue, Ring, Stats, Timeout,
+    MIN_DESC_LIMIT, START_THRESHOLD, STOP_THRESHOLD,
 };
 use crate::{
     bindings, device,
@@ -67,6 +67,10 @@ struct HwRing {
     /// The buffers of the last packet read.
     last_buffers: u32,
     buffers: u32,
+    /// The lengths of the buffer descriptors of the packet being read, and of every packet
+    /// read.
+    lens: KVec<u32>,
+    shapes: KVec<KVec<u32>>,
     /// The offloads of the packets read.
     offloads: KVec<Offload>,
     /// The context descriptors read.
@@ -118,6 +122,8 @@ impl Hw {
                     sent: KVec::new(),
                     last_buffers: 0,
                     buffers: 0,
+                    lens: KVec::new(),
+                    shapes: KVec::new(),
                     offloads: KVec::new(),
                     contexts: KVec::new(),
                     longest: 0,
@@ -162,14 +168,18 @@ impl Hw {
                 };
                 if d.first {
                     hw.partial = KVec::new();
+                    hw.lens = KVec::new();
                     hw.buffers = 0;
                     hw.offloads.push(d.offload, GFP_ATOMIC)?;
                 }
                 hw.partial.extend_from_slice(bytes, GFP_ATOMIC)?;
+                hw.lens.push(d.len, GFP_ATOMIC)?;
                 hw.buffers += 1;
                 if d.last {
                     let pkt = core::mem::take(&mut hw.partial);
                     hw.sent.push(pkt, GFP_ATOMIC)?;
+                    let lens = core::mem::take(&mut hw.lens);
+                    hw.shapes.push(lens, GFP_ATOMIC)?;
                     hw.last_buffers = hw.buffers;
                 }
                 if complete && d.last {
@@ -246,6 +256,11 @@ impl Ring for SwRing {
                 reads += 1;
             }
             hw.late_reads += reads;
+            // Stopped, the device forgets its ring: a restarted engine writes it from index 0.
+            hw.descs.iter_mut().for_each(|d| *d = None);
+            hw.done.iter_mut().for_each(|d| *d = false);
+            hw.head = 0;
+            hw.tail = 0;
         })
     }
 }
@@ -303,6 +318,8 @@ struct Priv {
     /// Context descriptors, this per-descriptor byte limit, a checksum limit and TSO headers
     /// rewritten, if not 0: the shapes of a real device.
     desc_limit: AtomicU32,
+    /// With those, the 8254x's TSO errata: four segments per descriptor, sentinels.
+    errata: AtomicBool,
 }
 
 struct Drv;
@@ -323,6 +340,9 @@ impl Operations for Drv {
                     .desc_limit(limit)
                     .csum_limit(CSUM_LIMIT)
                     .tso_headers();
+                if dev.data().errata.load(Relaxed) {
+                    config = config.gso_desc_segments(4).sentinel();
+                }
             }
             ch.txq.start(dev, rtnl, SwRing(ch.hw.clone()), &config)?;
         }
@@ -377,6 +397,7 @@ impl Rig {
                 keep_started: AtomicBool::new(false),
                 timeout_seen: AtomicU32::new(0),
                 desc_limit: AtomicU32::new(0),
+                errata: AtomicBool::new(false),
             }? Error))
         })?;
         dev.set_random_mac_address();
@@ -1109,6 +1130,116 @@ fn send_tso_clone(dev: &Device, skb: &SkBuff, kind: u32, l4: u16, segs: u16) -> 
     send_tso(dev, clone_of(skb)?, kind, l4, segs)
 }
 
+/// IPv4 and TCP headers from 192.0.2.1 to 192.0.2.2 as TCP leaves them, for 3000 bytes of
+/// payload: the lengths of the whole packet and checksums over it (the engine's rewrite of a
+/// segmentation-offload packet's headers sets them aside whatever they are).
+fn tcp4_headers() -> [u8; 40] {
+    let mut v4 = [0u8; 40];
+    v4[..4].copy_from_slice(&[0x45, 0, 0x0b, 0xe0]);
+    v4[6..12].copy_from_slice(&[0x40, 0, 64, 6, 0xab, 0xcd]);
+    v4[12..20].copy_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2]);
+    v4[32] = 0x50;
+    v4[36..38].copy_from_slice(&[0x12, 0x34]);
+    v4
+}
+
+fn tso_errata_shapes(test: &Test) -> Result {
+    let rig = Rig::new(256, true)?;
+    rig.dev.data().desc_limit.store(4096, Relaxed);
+    rig.dev.data().errata.store(true, Relaxed);
+    let mut pool = PagePool::new(&Params::new(64))?;
+    // Refused while the device takes packets of more segments than its descriptors hold.
+    kunit_expect_eq!(test, open(&rig.dev), Err(EINVAL));
+    // SAFETY: The device is down; the stack reads its limits under RTNL, which the test does
+    // not need for a device nothing transmits on.
+    unsafe { bindings::netif_set_tso_max_segs(rig.dev.as_ptr(), tso_max_segs(4096, 4)) };
+    open(&rig.dev)?;
+    bql_limit_min(rig.queue()?, 1 << 20);
+    let v4 = tcp4_headers();
+    let ip = Some((bindings::ETH_P_IP as u16, &v4[..]));
+    let gso = bindings::SKB_GSO_TCPV4;
+    let tso = |len, seed, segs| -> Result<i32> {
+        send_tso(&rig.dev, build(len, seed, 0, 0, None, ip)?, gso, 34, segs)
+    };
+    // Segments of 1000 bytes: 4000 bytes per descriptor (not 4096), and the last 4 bytes of
+    // the linear packet on their own.
+    kunit_expect_eq!(test, tso(9054, 1, 9)?, 0);
+    // The first linear packet after it has its first descriptor cut short by 4 bytes, into a
+    // descriptor of their own; the next does not.
+    kunit_expect_eq!(test, send(&rig.dev, 60, 2, 0, 0, None)?, 0);
+    kunit_expect_eq!(test, send(&rig.dev, 60, 3, 0, 0, None)?, 0);
+    // With fragments, the sentinel ends the last one.
+    let skb = build(8500, 4, 2, 3000, Some(&mut pool), ip)?;
+    kunit_expect_eq!(test, send_tso(&rig.dev, skb, gso, 34, 9)?, 0);
+    // A packet with fragments and no segmentation gets no sentinel, nor does it end the rule:
+    // the linear one after it gets one.
+    kunit_expect_eq!(test, send(&rig.dev, 1060, 5, 1, 1000, Some(&mut pool))?, 0);
+    kunit_expect_eq!(test, send(&rig.dev, 100, 6, 0, 0, None)?, 0);
+    // A multiple of the limit; then a linear packet over the limit (its first descriptor cut).
+    kunit_expect_eq!(test, tso(8000, 7, 8)?, 0);
+    kunit_expect_eq!(test, send(&rig.dev, 5000, 8, 0, 0, None)?, 0);
+    // A last descriptor of 8 bytes or fewer keeps them; the linear packet after it is cut
+    // where the limit would cut it.
+    kunit_expect_eq!(test, tso(4005, 9, 4)?, 0);
+    kunit_expect_eq!(test, send(&rig.dev, 4100, 10, 0, 0, None)?, 0);
+    // XDP frames are linear packets too.
+    kunit_expect_eq!(test, tso(3054, 11, 3)?, 0);
+    {
+        // SAFETY: The device outlives the registration, which is dropped first.
+        let rxq = KBox::pin_init(unsafe { RxqInfo::new(&rig.dev, 0, 0, &pool) }, GFP_KERNEL)?;
+        let mut f = frames(&rxq, &mut pool, 2, 200, 12)?;
+        kunit_expect_eq!(test, ndo_xdp_xmit(&rig.dev, &mut f, true)?, 2);
+        // Contexts for the five segmented packets, and the buffer descriptors below.
+        kunit_expect_eq!(test, rig.complete()?, 5 + 29);
+        kunit_expect!(test, settle(|| rig.txq().in_flight() == 0));
+    }
+    let shapes = bh_off(|| core::mem::take(&mut rig.hw.inner.lock().shapes));
+    let want: [&[u32]; 13] = [
+        &[4000, 4000, 1050, 4],
+        &[56, 4],
+        &[60],
+        &[2500, 3000, 2996, 4],
+        &[60, 1000],
+        &[96, 4],
+        &[4000, 3996, 4],
+        &[4092, 908],
+        &[4000, 5],
+        &[4092, 8],
+        &[3050, 4],
+        &[196, 4],
+        &[200],
+    ];
+    kunit_expect_eq!(test, shapes.len(), want.len());
+    for (got, want) in shapes.iter().zip(want.iter()) {
+        kunit_expect_eq!(test, &got[..], *want);
+    }
+    // The device got every packet whole.
+    let sent = rig.hw.sent();
+    let want = [
+        9054, 60, 60, 8500, 1060, 100, 8000, 5000, 4005, 4100, 3054, 200, 200,
+    ];
+    kunit_expect_eq!(test, sent.len(), want.len());
+    kunit_expect!(
+        test,
+        sent.iter().zip(want.iter()).all(|(p, len)| p.len() == *len)
+    );
+    kunit_expect!(test, sent.get(1).is_some_and(|p| is_frame(p, 60, 2)));
+    kunit_expect!(test, sent.get(7).is_some_and(|p| is_frame(p, 5000, 8)));
+    kunit_expect!(
+        test,
+        sent.get(3).is_some_and(|p| p[54..]
+            .iter()
+            .enumerate()
+            .all(|(i, b)| *b == pattern(54 + i, 4)))
+    );
+    let stats = rig.txq().stats();
+    kunit_expect_eq!(test, (stats.dropped, stats.xdp_frames), (0, 2));
+    kunit_expect_eq!(test, bql_in_flight(rig.queue()?), 0);
+    kunit_expect_eq!(test, pool.stats().outstanding(), 0);
+    close(&rig.dev);
+    Ok(())
+}
+
 fn tso_headers_rewritten(test: &Test) -> Result {
     let rig = Rig::new(256, true)?;
     rig.dev.data().desc_limit.store(4096, Relaxed);
@@ -1117,12 +1248,7 @@ fn tso_headers_rewritten(test: &Test) -> Result {
     // TCP over IPv4 from 192.0.2.1 to 192.0.2.2 and over IPv6 from 2001:db8::1 to
     // 2001:db8::2, 3000 bytes of payload each, their headers as TCP leaves them: the lengths
     // of the whole packet and checksums over it.
-    let mut v4 = [0u8; 40];
-    v4[..4].copy_from_slice(&[0x45, 0, 0x0b, 0xe0]);
-    v4[6..12].copy_from_slice(&[0x40, 0, 64, 6, 0xab, 0xcd]);
-    v4[12..20].copy_from_slice(&[192, 0, 2, 1, 192, 0, 2, 2]);
-    v4[32] = 0x50;
-    v4[36..38].copy_from_slice(&[0x12, 0x34]);
+    let v4 = tcp4_headers();
     let mut v6 = [0u8; 60];
     v6[..8].copy_from_slice(&[0x60, 0, 0, 0, 0x0b, 0xcc, 6, 64]);
     v6[8..12].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8]);
@@ -1749,6 +1875,7 @@ kunit_test_suite!(
         offloads_reach_descriptors,
         contexts_and_split_buffers,
         tso_headers_rewritten,
+        tso_errata_shapes,
         base_stats_cover_queue_stats,
         stats_for_ethtool_and_link,
         redirected_frames,
