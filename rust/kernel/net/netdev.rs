@@ -1162,9 +1162,9 @@ impl<T: Operations> Unregistered<T> {
     /// Limits the segments of one segmentation-offload packet the stack gives the device
     /// (`netif_set_tso_max_segs()`): what the device can segment, or what its transmit queues
     /// can describe ([`tx::tso_max_segs()`](super::tx::tso_max_segs)).
-    pub fn set_tso_max_segs(&mut self, segs: u32) {
+    pub fn set_tso_max_segs(&mut self, segs: u16) {
         // SAFETY: The device is ours and not registered: nothing reads its limits yet.
-        unsafe { bindings::netif_set_tso_max_segs(self.dev.as_ptr(), segs) };
+        unsafe { bindings::netif_set_tso_max_segs(self.dev.as_ptr(), segs.into()) };
     }
 
     /// Sets how long a transmit queue may stay stopped before [`Operations::tx_timeout`] is

@@ -470,8 +470,10 @@ impl Split {
 /// Returns the most segments a device whose transmit queues split buffers at `desc_limit`
 /// bytes ([`Config::desc_limit`]), and segmentation-offload packets at `segments` segments
 /// per descriptor ([`Config::gso_desc_segments`]), may take in one packet
-/// (`netif_set_tso_max_segs()`) for its largest packets to fit the queues' stop threshold.
-pub const fn tso_max_segs(desc_limit: u32, segments: u32) -> u32 {
+/// (`netif_set_tso_max_segs()`) for the packets the stack builds to fit the queues' stop
+/// threshold, headers of up to four segments' payload included. (Packets the stack does not
+/// build, or with a smaller MSS, may take more: see [`Config::gso_desc_segments`].)
+pub const fn tso_max_segs(desc_limit: u32, segments: u32) -> u16 {
     // Buffers of `desc_limit` bytes take one descriptor per `desc_limit` bytes of a
     // `GSO_LEGACY_MAX_SIZE` packet and one more per buffer; in pieces of `segments` segments,
     // at most as many, one being left for the headers.
@@ -479,7 +481,12 @@ pub const fn tso_max_segs(desc_limit: u32, segments: u32) -> u32 {
         Some(n) if n > 1 => n - 1,
         _ => 1,
     };
-    segments.saturating_mul(per_packet)
+    let segs = segments.saturating_mul(per_packet);
+    if segs > u16::MAX as u32 {
+        u16::MAX
+    } else {
+        segs as u16
+    }
 }
 
 /// The smallest per-descriptor byte limit ([`Config::desc_limit`]).
@@ -548,10 +555,12 @@ impl<'a> Config<'a> {
     /// of a segmentation-offload packet, for devices that check their transmit FIFO's room
     /// that way before fetching a buffer (the 8254x: 4). Needs a descriptor limit
     /// ([`Config::desc_limit`]), and the device's segments per packet limited to
-    /// [`tso_max_segs()`] (`netif_set_tso_max_segs()`, before it is registered), so that its
-    /// packets fit the stop threshold: [`Queue::start`] refuses the configuration otherwise. (A
-    /// packet from an untrusted source that takes more waits for the ring to drain further; one
-    /// that takes more than the whole ring is dropped and counted.)
+    /// [`tso_max_segs()`] (`netif_set_tso_max_segs()`, before it is registered), so that the
+    /// packets the stack builds fit the stop threshold: [`Queue::start`] refuses the
+    /// configuration otherwise. A packet that takes more (one from an untrusted source,
+    /// `SKB_GSO_DODGY`, whose segments the stack does not count against the limit, or one
+    /// whose MSS is too small for its headers) waits for the ring to drain further; one that
+    /// takes more than the whole ring is dropped and counted.
     pub const fn gso_desc_segments(mut self, segments: u32) -> Self {
         self.gso_desc_segments = segments;
         self
@@ -1257,10 +1266,12 @@ impl<R: Ring> Queue<R> {
             return Err(EINVAL);
         }
         if config.gso_desc_segments != 0 {
-            // SAFETY: The device is valid; its TSO limits change under RTNL only, which is held.
+            // SAFETY: The device is valid. Its own limit is written before it is registered
+            // (`Unregistered::set_tso_max_segs()`, which excludes every `&Device`); the core
+            // writes the limits of upper devices only (`netif_inherit_tso_max()`).
             let segs = unsafe { (*dev.as_ptr()).tso_max_segs };
             if config.desc_limit == 0
-                || u32::from(segs) > tso_max_segs(config.desc_limit, config.gso_desc_segments)
+                || segs > tso_max_segs(config.desc_limit, config.gso_desc_segments)
             {
                 return Err(EINVAL);
             }

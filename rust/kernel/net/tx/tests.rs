@@ -1152,7 +1152,7 @@ fn tso_errata_shapes(test: &Test) -> Result {
     kunit_expect_eq!(test, open(&rig.dev), Err(EINVAL));
     // SAFETY: The device is down; the stack reads its limits under RTNL, which the test does
     // not need for a device nothing transmits on.
-    unsafe { bindings::netif_set_tso_max_segs(rig.dev.as_ptr(), tso_max_segs(4096, 4)) };
+    unsafe { bindings::netif_set_tso_max_segs(rig.dev.as_ptr(), tso_max_segs(4096, 4).into()) };
     open(&rig.dev)?;
     bql_limit_min(rig.queue()?, 1 << 20);
     let v4 = tcp4_headers();
