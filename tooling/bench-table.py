@@ -25,6 +25,7 @@ import statistics
 LINE = re.compile(r"net_bench: (\S+) (Rust|C) (\S+) median (\d+) p10 (\d+) p90 (\d+) rounds (\d+)")
 TITLES = {
     "engine_rx": "engine RX, 60 B frames",
+    "engine_rx_xdp_drop": "engine RX, 60 B frames, XDP_DROP: Rust native, C generic",
     "engine_tx": "engine TX, 60 B packets",
     "tcp": "NIC iperf3 TCP A->B",
     "udp": "NIC UDP receive (host sender)",

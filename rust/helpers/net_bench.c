@@ -8,9 +8,13 @@
  * what the device reports and keeping the same counters.
  */
 
+#include <linux/bpf.h>
 #include <linux/dma-mapping.h>
 #include <linux/etherdevice.h>
+#include <linux/fdtable.h>
+#include <linux/file.h>
 #include <linux/netdevice.h>
+#include <linux/nsproxy.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <net/netdev_queues.h>
@@ -193,6 +197,60 @@ refill:
 	q->packets += packets;
 	q->bytes += bytes;
 	return done;
+}
+
+/*
+ * Attaches @prog to @dev as generic XDP (the stack runs it on the skbs the
+ * driver passes up, as for a driver without native XDP), through an XDP
+ * link, as "ip link set ... xdpgeneric" does with a program's fd. Takes a
+ * reference of its own on @prog. Returns the link, which
+ * rust_helper_rnet_bench_xdp_detach() detaches and puts, or an ERR_PTR.
+ * Called without RTNL (the link takes it), from a task in @dev's
+ * namespace (the link finds the device by its index there).
+ */
+struct bpf_link *rust_helper_rnet_bench_xdp_generic(struct net_device *dev,
+						    struct bpf_prog *prog)
+{
+	union bpf_attr attr = {};
+	struct bpf_link *link;
+	int fd;
+
+	if (!net_eq(dev_net(dev), current->nsproxy->net_ns))
+		return ERR_PTR(-EINVAL);
+	attr.link_create.target_ifindex = dev->ifindex;
+	attr.link_create.attach_type = BPF_XDP;
+	attr.link_create.flags = XDP_FLAGS_SKB_MODE;
+	bpf_prog_inc(prog);
+	fd = bpf_xdp_link_attach(&attr, prog);
+	/* On success the link owns the reference; on failure it is ours. */
+	if (fd < 0) {
+		bpf_prog_put(prog);
+		return ERR_PTR(fd);
+	}
+	/*
+	 * Keep a reference to the link, not the fd: a kernel thread's fd
+	 * table is every kernel thread's, and the file's last fput() is
+	 * deferred. The detach below is then ours, whoever holds the file.
+	 */
+	link = bpf_link_get_from_fd(fd);
+	close_fd(fd);
+	return link;
+}
+
+/* Detaches @link's program now (under RTNL) and puts the link. */
+void rust_helper_rnet_bench_xdp_detach(struct bpf_link *link)
+{
+	link->ops->detach(link);
+	bpf_link_put(link);
+}
+
+/* The frames the stack dropped (dev_get_stats()). */
+u64 rust_helper_rnet_bench_rx_dropped(struct net_device *dev)
+{
+	struct rtnl_link_stats64 stats;
+
+	dev_get_stats(dev, &stats);
+	return stats.rx_dropped;
 }
 
 /* Returns the posted buffers and frees the queue (the NAPI instance is off). */

@@ -12,6 +12,11 @@
 //! - Receive: the device writes a ring's worth of 60-byte frames into the posted page-pool
 //!   buffers (not timed), then the poll that receives them (skbs built around the buffers, GRO,
 //!   the stack drops them: nothing handles their EtherType) and refills the ring is timed.
+//! - Receive with `XDP_DROP`: the same, with a program that drops every frame: run by the engine
+//!   on its buffers (native XDP), and by the stack on the C path's skbs (generic XDP, as for a C
+//!   driver without native XDP: attached with an XDP link in `XDP_FLAGS_SKB_MODE`). The C path's
+//!   buffers leave the full headroom generic XDP needs, so the stack does not copy them, as it
+//!   copies a driver's with less (the C e1000's).
 //! - Transmit: 60-byte packets are handed to the driver the way pktgen does (its
 //!   `ndo_start_xmit` under the queue's lock, `xmit_more` on all but the last) and timed; the
 //!   device completes them (not timed); then the poll that cleans the ring (unmap,
@@ -38,10 +43,11 @@ use crate::{
         napi::{Napi, Poll, PollContext},
         netdev::{
             tests::{close, open, settle},
-            Device, NetDevice, Operations, Rtnl, TxResult, TxSkb, Unregistered, Xmit,
+            Device, ExtAck, NetDevice, Operations, Rtnl, TxResult, TxSkb, Unregistered, Xmit,
         },
         page_pool::{tests::dma_device, PagePool, Params},
         rx, tx,
+        xdp::{tests::returning, Prog},
     },
     prelude::*,
     sync::Arc,
@@ -49,7 +55,7 @@ use crate::{
 };
 use core::{
     ffi::c_void,
-    ptr,
+    ptr::{self, NonNull},
     sync::atomic::{compiler_fence, AtomicPtr, AtomicU32, AtomicU64, Ordering},
 };
 
@@ -548,7 +554,42 @@ fn rx_round(ring: &DevRing<RxDesc>, schedule: impl Fn() -> bool, seed: u8) -> Op
     Some((t1 - t0, RX_FRAMES))
 }
 
-fn rx_engine_vs_c(test: &Test) -> Result {
+/// A program attached to a device as generic XDP, through an XDP link; detached on drop.
+///
+/// # Invariants
+///
+/// `link` is a reference to a live XDP link, owned by this object.
+struct GenericXdp {
+    link: NonNull<bindings::bpf_link>,
+}
+
+impl GenericXdp {
+    /// Attaches `prog` to `dev`'s generic XDP hook (`XDP_FLAGS_SKB_MODE`).
+    fn attach(dev: &Device, prog: &Prog) -> Result<Self> {
+        // SAFETY: The device and the program are valid; no RTNL is held (the test holds none:
+        // `&Device` does not prove RTNL) and the test runs in the initial namespace, where the
+        // test's devices are; the helper takes its own reference on the program.
+        let link = unsafe { bindings::rnet_bench_xdp_generic(dev.as_ptr(), prog.as_ptr()) };
+        let link = crate::error::from_err_ptr(link)?;
+        // INVARIANT: The helper returned a reference to the new link.
+        Ok(Self {
+            link: NonNull::new(link).ok_or(EINVAL)?,
+        })
+    }
+}
+
+impl Drop for GenericXdp {
+    fn drop(&mut self) {
+        // SAFETY: By the type invariants we own a reference to a live link; nothing holds RTNL
+        // here (the link's detach takes it).
+        unsafe { bindings::rnet_bench_xdp_detach(self.link.as_ptr()) };
+    }
+}
+
+/// The receive benchmark: the stack takes the frames (`engine_rx`), or an `XDP_DROP` program
+/// drops them (`engine_rx_xdp_drop`), in the engine (native XDP) and in the stack for the C
+/// driver's skbs (generic XDP, as for a driver without native XDP).
+fn rx_paths(test: &Test, xdp: bool) -> Result {
     let dma: ARef<device::Device> = dma_device()?.into();
     let e_ring = DevRing::<RxDesc>::new(RX_SIZE)?;
     let c_ring = DevRing::<RxDesc>::new(RX_SIZE)?;
@@ -580,6 +621,20 @@ fn rx_engine_vs_c(test: &Test) -> Result {
     open(&c)?;
     let e_napi = &e.data().get_ref().napi;
     let c_napi = &c.data().get_ref().napi;
+    let mut link = None;
+    if xdp {
+        let prog = returning(bindings::xdp_action_XDP_DROP)?;
+        // Native first: a failure here leaves nothing to undo.
+        drop(
+            e_napi
+                .data()
+                .rx
+                .set_prog(&e, Some(prog.clone()), &ExtAck::none())?,
+        );
+        let attached = GenericXdp::attach(&c, &prog);
+        kunit_expect!(test, attached.is_ok());
+        link = Some(attached?);
+    }
     let warmup = 10;
     let res = alternate(
         warmup,
@@ -589,15 +644,37 @@ fn rx_engine_vs_c(test: &Test) -> Result {
     )?;
     kunit_expect!(test, res.is_some());
     let frames = u64::from((warmup + RX_ROUNDS) * RX_FRAMES);
-    kunit_expect_eq!(test, e_napi.data().rx.stats().packets, frames);
+    let stats = e_napi.data().rx.stats();
+    kunit_expect_eq!(test, stats.packets, frames);
+    kunit_expect_eq!(test, stats.xdp_drop, if xdp { frames } else { 0 });
     kunit_expect_eq!(test, c_napi.data().frames.load(Ordering::Relaxed), frames);
+    // Nothing handles the frames' EtherType: the stack drops the C path's (and counts them)
+    // unless the generic XDP program dropped them first.
+    // SAFETY: The device is registered.
+    let dropped = unsafe { bindings::rnet_bench_rx_dropped(c.as_ptr()) };
+    kunit_expect_eq!(test, dropped, if xdp { 0 } else { frames });
+    drop(link);
     if let Some((mut te, mut tc)) = res {
-        report("engine_rx", "Rust", &mut te);
-        report("engine_rx", "C", &mut tc);
+        let work = if xdp {
+            "engine_rx_xdp_drop"
+        } else {
+            "engine_rx"
+        };
+        report(work, "Rust", &mut te);
+        report(work, "C", &mut tc);
     }
+    drop(e_napi.data().rx.set_prog(&e, None, &ExtAck::none())?);
     close(&c);
     close(&e);
     Ok(())
+}
+
+fn rx_engine_vs_c(test: &Test) -> Result {
+    rx_paths(test, false)
+}
+
+fn rx_xdp_drop_native_vs_generic(test: &Test) -> Result {
+    rx_paths(test, true)
 }
 
 /// Transmit: descriptors per ring, packets per round.
@@ -892,5 +969,8 @@ fn tx_engine_vs_c(test: &Test) -> Result {
     Ok(())
 }
 
-kunit_test_suite!(rust_net_rx_bench, [rx_engine_vs_c]);
+kunit_test_suite!(
+    rust_net_rx_bench,
+    [rx_engine_vs_c, rx_xdp_drop_native_vs_generic]
+);
 kunit_test_suite!(rust_net_tx_bench, [tx_engine_vs_c]);
