@@ -440,7 +440,13 @@ impl Split {
     /// Calls `f(offset, length)` for each descriptor of a buffer of `len` bytes, in order (see
     /// [`Split::cuts`] for `head` and `last`), and returns their number: one per `limit` bytes
     /// (at least one), and the sentinel if the buffer has it.
+    #[inline]
     fn pieces(&self, len: u32, head: bool, last: bool, mut f: impl FnMut(u32, u32)) -> u32 {
+        if self.sentinel == Sentinel::None && (self.limit == 0 || len <= self.limit) {
+            // One piece: most buffers of most devices.
+            f(0, len);
+            return 1;
+        }
         let (cut, tail) = self.cuts(len, head, last);
         let body = len - tail;
         let step = if self.limit == 0 { body } else { self.limit };
@@ -462,6 +468,7 @@ impl Split {
     }
 
     /// Returns the descriptors a buffer of `len` bytes takes (see [`Split::pieces`]).
+    #[inline]
     fn descs(&self, len: u32, head: bool, last: bool) -> u32 {
         self.pieces(len, head, last, |_, _| ())
     }
@@ -965,17 +972,18 @@ impl<R: Ring> Inner<R> {
         }
         let (slots, size) = (&mut self.slots, self.size);
         split.pieces(len, head, last, |off, piece| {
+            let slot = &mut slots[((first + *n) % size) as usize];
+            // A free slot is empty (type invariants): only the buffer's fields are written, the
+            // packet, lease and count stay empty (and nothing needs dropping).
+            debug_assert!(
+                matches!(slot.packet, Packet::None) && slot.lease.is_none() && slot.descs == 0
+            );
             // INVARIANT: The slot is about to be used; the first of the buffer's slots holds
             // the live mapping.
-            slots[((first + *n) % size) as usize] = Slot {
-                addr: addr + DmaAddr::from(off),
-                len: piece,
-                map: if off == 0 { map } else { Map::None },
-                map_len: if off == 0 { len } else { 0 },
-                packet: Packet::None,
-                lease: None,
-                descs: 0,
-            };
+            slot.addr = addr + DmaAddr::from(off);
+            slot.len = piece;
+            slot.map = if off == 0 { map } else { Map::None };
+            slot.map_len = if off == 0 { len } else { 0 };
             *n += 1;
         });
         Ok(())
@@ -1041,31 +1049,23 @@ impl<R: Ring> Inner<R> {
                     bindings::dma_data_direction_DMA_TO_DEVICE,
                 )
             };
-            // SAFETY: FFI call; `addr` was returned by a mapping call for `dev`.
-            if unsafe { bindings::dma_mapping_error(dev, addr) } != 0 {
-                return Err(frame);
-            }
             (addr, Map::Single, None)
         };
         let index = self.next_to_use;
         let last = (index + descs - 1) % self.size;
-        let (slots, size) = (&mut self.slots, self.size);
-        let mut k = 0;
-        split.pieces(len, true, true, |off, piece| {
-            // INVARIANT: The first slot becomes used with the live mapping (and the packet's
-            // descriptor count), the last one (the same, or the sentinel's) with the frame and
-            // the lease that keeps a pool buffer's mapping, below.
-            slots[((index + k) % size) as usize] = Slot {
-                addr: addr + DmaAddr::from(off),
-                len: piece,
-                map: if off == 0 { map } else { Map::None },
-                map_len: if off == 0 { len } else { 0 },
-                packet: Packet::None,
-                lease: None,
-                descs: if off == 0 { descs } else { 0 },
-            };
-            k += 1;
-        });
+        let mut n = 0;
+        // Checks the mapping (a failed one leaves nothing to unmap), then fills the slots.
+        if self
+            .map_into(index, &mut n, addr, len, map, split, (true, true))
+            .is_err()
+        {
+            return Err(frame);
+        }
+        debug_assert_eq!(n, descs);
+        // INVARIANT: The first slot holds the live mapping (`map_into`) and the packet's
+        // descriptor count, the last one (the same, or the sentinel's) the frame and the lease
+        // that keeps a pool buffer's mapping.
+        self.slots[index as usize].descs = descs;
         self.slots[last as usize].packet = Packet::Frame(frame);
         self.slots[last as usize].lease = lease;
         for k in 0..descs {
