@@ -233,16 +233,17 @@ impl Offload {
             }
             // SAFETY: As above; a segmentation-offload skb has its network and transport headers
             // set.
-            let (network, transport, header_len) = unsafe {
+            let (network, transport) = unsafe {
                 (
                     bindings::skb_network_offset(raw),
                     bindings::skb_transport_offset(raw),
-                    match kind {
-                        // The UDP header: 8 bytes.
-                        GsoKind::Udp => bindings::skb_transport_offset(raw) + 8,
-                        _ => bindings::skb_tcp_all_headers(raw),
-                    },
                 )
+            };
+            let header_len = match kind {
+                // The UDP header: 8 bytes.
+                GsoKind::Udp => transport + 8,
+                // SAFETY: As above.
+                _ => unsafe { bindings::skb_tcp_all_headers(raw) },
             };
             let header_len = u16::try_from(header_len).map_err(|_| EINVAL)?;
             Some(Gso {
@@ -763,6 +764,13 @@ impl<R: Ring> Inner<R> {
     fn txq(&self) -> &TxQueue {
         // SAFETY: By the type invariants the queue outlives `self`.
         unsafe { TxQueue::from_raw(self.txq.as_ptr()) }
+    }
+
+    /// Returns the descriptor count of the oldest packet in flight and the index of its last
+    /// descriptor, where the device reports it done (with `used > 0`).
+    fn oldest(&self) -> (u32, u32) {
+        let n = self.slots[self.next_to_clean as usize].descs.max(1);
+        (n, (self.next_to_clean + n - 1) % self.size)
     }
 
     /// Releases every descriptor in flight, unmapping its buffer and freeing its packet; the
@@ -1361,6 +1369,16 @@ impl<R: Ring> Queue<R> {
         self.used.load(Ordering::Relaxed)
     }
 
+    /// Drops the packet being sent (the caller's, freed on return) and counts it; rings the
+    /// doorbell for the packets queued before it unless more follow.
+    fn drop_packet(&self, inner: &mut Inner<R>, update: &Update<'_>, more: bool) -> TxResult {
+        if !more {
+            inner.flush();
+        }
+        self.c.dropped.inc(update);
+        TxResult::Ok
+    }
+
     /// Transmits `skb`: maps its buffers, writes their descriptors, reports it to byte
     /// queue limits and rings the doorbell unless more packets follow. Stops the queue when a
     /// packet of the most fragments might not fit any more.
@@ -1390,11 +1408,7 @@ impl<R: Ring> Queue<R> {
             return TxResult::Ok;
         }
         let Ok(offload) = Offload::of(&skb).and_then(|o| inner.csum_in_reach(&skb, o)) else {
-            if !xmit.more() {
-                inner.flush();
-            }
-            self.c.dropped.inc(&update);
-            return TxResult::Ok;
+            return self.drop_packet(inner, &update, xmit.more());
         };
         let ctx = u32::from(inner.context && inner.ring.context(&offload));
         let nr_frags = Inner::<R>::nr_frags(&skb);
@@ -1402,11 +1416,7 @@ impl<R: Ring> Queue<R> {
         let needed = ctx + Inner::<R>::descs_for_skb(&skb, nr_frags, split);
         if needed > inner.size - 1 {
             // Larger than the ring: it would never fit.
-            if !xmit.more() {
-                inner.flush();
-            }
-            self.c.dropped.inc(&update);
-            return TxResult::Ok;
+            return self.drop_packet(inner, &update, xmit.more());
         }
         if inner.free() < needed {
             txq.stop();
@@ -1418,22 +1428,14 @@ impl<R: Ring> Queue<R> {
         // Only now that the packet goes out: one handed back must come back unchanged.
         if let Some(gso) = &offload.gso {
             if inner.tso_headers(&mut skb, gso).is_err() {
-                if !xmit.more() {
-                    inner.flush();
-                }
-                self.c.dropped.inc(&update);
-                return TxResult::Ok;
+                return self.drop_packet(inner, &update, xmit.more());
             }
         }
         let first = inner.next_to_use;
         let n = match inner.map(&skb, nr_frags, (first + ctx) % inner.size, split) {
             Ok(n) if n > 0 => n,
             _ => {
-                if !xmit.more() {
-                    inner.flush();
-                }
-                self.c.dropped.inc(&update);
-                return TxResult::Ok;
+                return self.drop_packet(inner, &update, xmit.more());
             }
         };
         if ctx == 1 {
@@ -1536,10 +1538,8 @@ impl<R: Ring> Queue<R> {
                 next_to_use: inner.next_to_use,
                 next_to_clean: inner.next_to_clean,
                 oldest_completed: inner.used > 0 && {
-                    let n = inner.slots[inner.next_to_clean as usize].descs.max(1);
-                    inner
-                        .ring
-                        .completed((inner.next_to_clean + n - 1) % inner.size)
+                    let (_, last) = inner.oldest();
+                    inner.ring.completed(last)
                 },
             };
             // SAFETY: The device is valid and its name NUL-terminated within the array (C's
@@ -1597,8 +1597,7 @@ impl<R: Ring> Queue<R> {
         let mut bulk = FrameBulk::new(&rcu);
         while inner.used > 0 {
             // The device reports a packet on its last descriptor.
-            let n = inner.slots[inner.next_to_clean as usize].descs.max(1);
-            let last = (inner.next_to_clean + n - 1) % inner.size;
+            let (n, last) = inner.oldest();
             if !inner.ring.completed(last) {
                 break;
             }
