@@ -974,7 +974,8 @@ impl<R: Ring> Inner<R> {
         split: Split,
         (head, last): (bool, bool),
     ) -> Result {
-        // SAFETY: FFI call; `addr` was returned by a mapping call for `dev`.
+        // SAFETY: FFI call: it compares `addr` (returned by a mapping call for `dev`, or a
+        // pool's mapping plus an offset) with the error value, and looks it up in debug builds.
         if unsafe { bindings::dma_mapping_error(self.dev.as_raw(), addr) } != 0 {
             return Err(ENOMEM);
         }
@@ -984,7 +985,10 @@ impl<R: Ring> Inner<R> {
             // A free slot is empty (type invariants): only the buffer's fields are written, the
             // packet, lease and count stay empty (and nothing needs dropping).
             debug_assert!(
-                matches!(slot.packet, Packet::None) && slot.lease.is_none() && slot.descs == 0
+                matches!(slot.packet, Packet::None)
+                    && slot.lease.is_none()
+                    && slot.descs == 0
+                    && slot.map == Map::None
             );
             // INVARIANT: The slot is about to be used; the first of the buffer's slots holds
             // the live mapping.
