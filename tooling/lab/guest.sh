@@ -318,7 +318,9 @@ rebind() {
 		echo "$bdf" >"/sys/bus/pci/drivers/$DRIVER/unbind" &&
 			echo "$bdf" >/sys/bus/pci/drivers_probe || return 1
 	done
-	# The last one's device, in the initial namespace under a new name.
+	# The last one's device, in the initial namespace under a new name
+	# once udev has renamed it.
+	lab_settle
 	for n in $(seq 50); do
 		dev=$(ls "/sys/bus/pci/devices/$bdf/net" 2>/dev/null) && [ -n "$dev" ] && break
 		sleep 0.1

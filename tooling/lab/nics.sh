@@ -3,10 +3,12 @@
 # The lab's two NICs, for the guest scripts (guest.sh, bench.sh); sourced.
 #
 #   lab_bind DRIVER   moves the 82540EM NICs to DRIVER
+#   lab_settle        waits until udev has renamed the new net devices
 #   lab_nics DRIVER   A and B: the NICs bound to DRIVER with the MACs
 #                     52:54:00:00:00:a1 and …:b1 (cabled to each other); G:
 #                     the one with …:c1 (make bench's generator NIC), if
 #                     any; NICS lists them all; fails unless A and B exist
+#                     within 30 s
 #   lab_netns         A in netns nsA (192.0.2.1, 2001:db8::1), B in nsB
 #                     (192.0.2.2, 2001:db8::2), both up, IPv6 addresses
 #                     kept over down and up
@@ -31,23 +33,36 @@ lab_bind() {
 		fi
 		echo "${d##*/}" >/sys/bus/pci/drivers_probe || return 1
 	done
+	lab_settle
+}
+
+# lab_settle: udev renames a new net device (eth0 -> enp0s10) some time
+# after its probe, which on a slow guest can be seconds: a name read
+# before then goes stale, or the device is missed while it moves.
+lab_settle() {
+	udevadm settle --timeout=60
 }
 
 lab_nics() {
-	local d drv mac
-	NICS=() A= B= G=
-	for d in /sys/class/net/*; do
-		drv=$(readlink -f "$d/device/driver" 2>/dev/null) || continue
-		[ "${drv##*/}" = "$1" ] || continue
-		NICS+=("${d##*/}")
-		mac=$(cat "$d/address")
-		case "$mac" in
-		52:54:00:00:00:a1) A=${d##*/} ;;
-		52:54:00:00:00:b1) B=${d##*/} ;;
-		52:54:00:00:00:c1) G=${d##*/} ;;
-		esac
+	local d drv mac try
+	for try in $(seq 30); do
+		NICS=() A= B= G=
+		for d in /sys/class/net/*; do
+			drv=$(readlink -f "$d/device/driver" 2>/dev/null) || continue
+			[ "${drv##*/}" = "$1" ] || continue
+			mac=$(cat "$d/address" 2>/dev/null) || continue
+			NICS+=("${d##*/}")
+			case "$mac" in
+			52:54:00:00:00:a1) A=${d##*/} ;;
+			52:54:00:00:00:b1) B=${d##*/} ;;
+			52:54:00:00:00:c1) G=${d##*/} ;;
+			esac
+		done
+		[ -n "$A" ] && [ -n "$B" ] && return 0
+		sleep 1
+		lab_settle
 	done
-	[ -n "$A" ] && [ -n "$B" ]
+	return 1
 }
 
 # The namespaces keep static IPv6 addresses over a link down and up
