@@ -2,29 +2,37 @@
 /*
  * udpgen: a traffic source outside the lab guest, for `make bench`.
  *
- * Sends Ethernet frames carrying IPv4/UDP, one per datagram, to a QEMU
- * "-netdev dgram" backend on the loopback, which hands them to the guest's
- * NIC as received frames. The guest's own sender (pktgen, iperf3) would cap
- * the receive rates it is meant to measure; this does not share the
- * guest's CPUs.
+ * Sends Ethernet frames carrying IPv4/UDP to a QEMU network backend on the
+ * host, which hands them to the guest's NIC as received frames. The
+ * guest's own sender (pktgen, iperf3) would cap the receive rates it is
+ * meant to measure; this does not share the guest's CPUs.
  *
- *   udpgen PORT DST_MAC SECONDS [FROM_PORT [LEN [PPS]]]
+ *   udpgen TARGET DST_MAC SECONDS [LEN [PPS]]
  *
- * FROM_PORT: the local port to send from, the backend's "remote" port, so
- * that the datagrams come from the peer it expects. PPS: the rate to send
- * at (0, the default: as fast as it can). The host has as few cores as the
- * guest has CPUs: a sender that keeps one busy takes it from QEMU.
- * Prints "sent N frames in S s: R pps". Datagrams the backend cannot take
- * are dropped by the host's socket buffer, so the receiver's rate is what
- * the guest kept up with, and the sender's rate is printed beside it.
+ * TARGET: "PORT/FROM_PORT", a QEMU "-netdev dgram" (or socket udp=)
+ * backend on the loopback listening on PORT, whose remote port is
+ * FROM_PORT (one frame per datagram); or "dev:IFNAME", a host network
+ * device (the host side of a QEMU "-netdev tap" backend), through a packet
+ * socket. PPS: the rate to send at (0, the default: as fast as it can).
+ * The host has as few cores as the guest has CPUs: a sender that keeps
+ * one busy takes it from QEMU.
+ * Prints "sent N frames in S s: R pps". Frames the backend cannot take
+ * are dropped by the host (socket buffer, tap queue), so the receiver's
+ * rate is what the guest kept up with, and the sender's rate is printed
+ * beside it.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,34 +58,92 @@ static uint16_t csum(const void *buf, size_t len)
 	return ~sum;
 }
 
+/* A socket that sends to TARGET (see above); fills *to and *tolen. */
+static int open_target(const char *target, struct sockaddr_storage *to, socklen_t *tolen)
+{
+	int fd, one = 1;
+
+	if (!strncmp(target, "dev:", 4)) {
+		struct sockaddr_ll *ll = (struct sockaddr_ll *)to;
+
+		fd = socket(AF_PACKET, SOCK_RAW, 0);
+		if (fd < 0) {
+			perror("socket(AF_PACKET)");
+			return -1;
+		}
+		memset(ll, 0, sizeof(*ll));
+		ll->sll_family = AF_PACKET;
+		ll->sll_protocol = htons(ETH_P_IP);
+		ll->sll_ifindex = if_nametoindex(target + 4);
+		if (!ll->sll_ifindex) {
+			perror(target + 4);
+			return -1;
+		}
+		/* Straight to the device: its queue is the only one. */
+		setsockopt(fd, SOL_PACKET, PACKET_QDISC_BYPASS, &one, sizeof(one));
+		*tolen = sizeof(*ll);
+	} else {
+		struct sockaddr_in *in = (struct sockaddr_in *)to;
+		struct sockaddr_in from = { .sin_family = AF_INET };
+		unsigned int port, from_port;
+
+		if (sscanf(target, "%u/%u", &port, &from_port) != 2) {
+			fprintf(stderr, "udpgen: TARGET is PORT/FROM_PORT or dev:IFNAME\n");
+			return -1;
+		}
+		fd = socket(AF_INET, SOCK_DGRAM, 0);
+		if (fd < 0) {
+			perror("socket");
+			return -1;
+		}
+		memset(in, 0, sizeof(*in));
+		in->sin_family = AF_INET;
+		in->sin_port = htons(port);
+		in->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		/* From the peer the backend expects. */
+		from.sin_port = htons(from_port);
+		from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0) {
+			perror("bind");
+			return -1;
+		}
+		*tolen = sizeof(*in);
+	}
+	return fd;
+}
+
 int main(int argc, char **argv)
 {
 	static const uint8_t src_mac[6] = { 0x52, 0x54, 0x00, 0x00, 0x00, 0xee };
+	enum { BATCH = 64 };
 	uint8_t frame[1514] = { 0 };
-	struct sockaddr_in to = { .sin_family = AF_INET };
+	struct mmsghdr msgs[BATCH];
+	struct iovec iov;
+	struct sockaddr_storage to;
+	socklen_t tolen;
 	unsigned int mac[6];
 	size_t len = 60, iplen;
 	double secs, pps = 0, t0, t;
 	uint64_t sent = 0;
 	uint16_t sum;
-	int fd, i;
+	int fd, i, n;
 
-	if (argc < 4 || argc > 7 || sscanf(argv[2], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1],
+	if (argc < 4 || argc > 6 || sscanf(argv[2], "%x:%x:%x:%x:%x:%x", &mac[0], &mac[1],
 			       &mac[2], &mac[3], &mac[4], &mac[5]) != 6) {
-		fprintf(stderr, "usage: %s PORT DST_MAC SECONDS [FROM_PORT [LEN [PPS]]]\n",
+		fprintf(stderr, "usage: %s PORT/FROM_PORT|dev:IFNAME DST_MAC SECONDS [LEN [PPS]]\n",
 			argv[0]);
 		return 2;
 	}
 	secs = atof(argv[3]);
+	if (argc > 4)
+		len = atoi(argv[4]);
 	if (argc > 5)
-		len = atoi(argv[5]);
-	if (argc > 6)
-		pps = atof(argv[6]);
+		pps = atof(argv[5]);
 	if (len < 60 || len > sizeof(frame)) {
 		fprintf(stderr, "%s: LEN must be 60..%zu\n", argv[0], sizeof(frame));
 		return 2;
 	}
-
 	/* Ethernet: to the NIC under test, from a MAC no NIC in the guest has. */
 	for (i = 0; i < 6; i++)
 		frame[i] = mac[i];
@@ -102,31 +168,26 @@ int main(int argc, char **argv)
 	frame[39] = (iplen - 20) & 0xff;
 	/* UDP checksum 0: none. */
 
-	fd = socket(AF_INET, SOCK_DGRAM, 0);
-	if (fd < 0) {
-		perror("socket");
+	fd = open_target(argv[1], &to, &tolen);
+	if (fd < 0)
 		return 1;
-	}
-	to.sin_port = htons(atoi(argv[1]));
-	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (argc > 4) {
-		struct sockaddr_in from = { .sin_family = AF_INET };
-		int one = 1;
-
-		from.sin_port = htons(atoi(argv[4]));
-		from.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (bind(fd, (struct sockaddr *)&from, sizeof(from)) < 0) {
-			perror("bind");
-			return 1;
-		}
+	iov.iov_base = frame;
+	iov.iov_len = len;
+	memset(msgs, 0, sizeof(msgs));
+	for (i = 0; i < BATCH; i++) {
+		msgs[i].msg_hdr.msg_name = &to;
+		msgs[i].msg_hdr.msg_namelen = tolen;
+		msgs[i].msg_hdr.msg_iov = &iov;
+		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
 
 	t0 = now();
 	do {
-		for (i = 0; i < 256; i++)
-			if (sendto(fd, frame, len, 0, (struct sockaddr *)&to, sizeof(to)) == (ssize_t)len)
-				sent++;
+		for (i = 0; i < 4; i++) {
+			n = sendmmsg(fd, msgs, BATCH, 0);
+			if (n > 0)
+				sent += n;
+		}
 		t = now();
 		/* Paced: wait until the frames sent so far are due. */
 		if (pps > 0 && sent / pps > t - t0) {

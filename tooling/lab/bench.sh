@@ -13,12 +13,12 @@
 #   xdp_drop  the same frames dropped by an XDP program on G: in the
 #             driver (native XDP) where the driver has it, else generic
 # For udp and xdp_drop also the packets per busy guest CPU-second
-# (udp_cpu, xdp_drop_cpu): QEMU's model, not the guest, caps the receive
-# rate near 30k frames/s here whatever the driver does, so the rate alone
-# cannot tell the paths apart; what each packet costs the guest can.
+# (udp_cpu, xdp_drop_cpu): what each packet costs the guest, which a rate
+# capped by the sender or by QEMU (its dgram backend delivers about 30k
+# frames/s whatever the driver does) cannot tell.
 # Every workload runs BENCH_ROUNDS times per driver, one round of each in
 # turn. The generator runs on the host (tooling/bench/udpgen.c) and feeds G
-# through a QEMU dgram backend: a request file in $LABOUT/gen starts it,
+# through a QEMU tap (or dgram) backend: a request file in $LABOUT/gen starts it,
 # the host writes back what it sent. Results: $LABOUT/bench-<driver>.txt,
 # a line per round: "<workload> <path> <round> <value> <unit> <sender pps
 # or ->", the path being C for e1000 and Rust for e1000_rust.
