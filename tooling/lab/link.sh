@@ -186,11 +186,18 @@ vlan_del() {
 # (byte queue limits, or a full ring) and stays stopped after bus
 # mastering is back. The watchdog must
 # find it (NETDEV WATCHDOG) and the driver's reset bring A back: pings
-# pass again.
+# pass again. A has a MAC address of its own meanwhile, not the one a
+# reset of the device reloads, and B looks A up afresh over IPv6 (neighbour
+# solicitations go to a multicast address): the reset must restore the
+# receive address and the multicast filter.
 tx_hang() {
-	local bdf n t0 ok=1 why
+	local bdf n t0 ok=1 why old new=02:00:00:00:0a:02
 	bdf=$(ip netns exec nsA readlink -f "/sys/class/net/$A/device") || return 1
 	bdf=${bdf##*/}
+	old=$(ip -n nsA -br link show dev "$A" | awk '{ print $3 }')
+	ip -n nsA link set dev "$A" down && ip -n nsA link set dev "$A" address "$new" &&
+		ip -n nsA link set dev "$A" up && lab_carrier >/dev/null ||
+		{ result tx_hang_reset 1 "could not set $new"; return; }
 	n=$(dmesg | grep -c "$A: NETDEV WATCHDOG")
 	setpci -s "$bdf" COMMAND=0:4 || { result tx_hang_reset 1 "setpci failed"; return; }
 	ip netns exec nsA "$PY" -c '
@@ -226,6 +233,16 @@ for i in range(400):
 		done
 		why+=", $([ $ok = 0 ] && echo "pings pass after $n tries" || echo "no ping passes")"
 	fi
+	if [ $ok = 0 ]; then
+		ip -n nsB neigh flush dev "$B"
+		ip netns exec nsB ping -c 2 -i 0.2 -W 2 2001:db8::1 >>"$OUTDIR/checks.log" 2>&1 &&
+			ip -n nsB neigh show 2001:db8::1 dev "$B" | grep -q "$new" ||
+			ok=1 why+=", no IPv6 ping from B after a neighbour solicitation"
+	fi
+	ip -n nsA link set dev "$A" down && ip -n nsA link set dev "$A" address "$old" &&
+		ip -n nsA link set dev "$A" up
+	ip -n nsB neigh flush dev "$B"
+	lab_carrier >/dev/null
 	result tx_hang_reset $ok "$why"
 }
 

@@ -53,6 +53,9 @@ struct Hw {
     /// What RCTL holds; written under this lock only.
     #[pin]
     rctl: SpinLock<u32>,
+    /// What the multicast table holds, to restore after a reset; written under this lock only.
+    #[pin]
+    mta: SpinLock<[u32; MTA_LEN]>,
     /// Whether received checksums are reported (`NETIF_F_RXCSUM`).
     rx_csum: AtomicBool,
     /// The sums of the device's drop counters, which clear when read.
@@ -125,6 +128,20 @@ impl Hw {
         })
     }
 
+    /// Sets the multicast table to `mta`, or back to what it held with `None` (after a reset).
+    fn write_mta(&self, mta: Option<&[u32; MTA_LEN]>) {
+        napi::bh_off(|| {
+            let mut cur = self.mta.lock();
+            if let Some(mta) = mta {
+                *cur = *mta;
+            }
+            for (i, bits) in cur.iter().enumerate() {
+                // In range, so it fails only once the device is gone.
+                let _ = self.try_write32(*bits, MTA + 4 * i);
+            }
+        });
+    }
+
     /// Changes RCTL to `f` of its value.
     fn update_rctl(&self, f: impl FnOnce(u32) -> u32) {
         napi::bh_off(|| {
@@ -163,6 +180,8 @@ const RUC: usize = 0x40a4;
 const ROC: usize = 0x40ac;
 const RXCSUM: usize = 0x5000;
 const MTA: usize = 0x5200;
+/// Registers in the multicast table.
+const MTA_LEN: usize = 128;
 const RAL0: usize = 0x5400;
 const RAH0: usize = 0x5404;
 
@@ -679,14 +698,12 @@ impl Operations for E1000 {
             0
         };
         // The multicast table: with RCTL.MO 0, bits 47:36 of an address select its bit.
-        let mut mta = [0u32; 128];
+        let mut mta = [0u32; MTA_LEN];
         for addr in mode.mc_addrs() {
             let hash = ((u16::from(addr[4]) >> 4) | (u16::from(addr[5]) << 4)) & 0xfff;
             mta[usize::from(hash >> 5)] |= 1 << (hash & 0x1f);
         }
-        for (i, bits) in mta.iter().enumerate() {
-            let _ = regs.try_write32(*bits, MTA + 4 * i);
-        }
+        regs.write_mta(Some(&mta));
         regs.update_rctl(|rctl| rctl & !(RCTL_UPE | RCTL_MPE) | filter);
     }
 
@@ -721,8 +738,20 @@ impl Operations for E1000 {
     }
 
     fn reset(dev: &NetDevice<Self>, rtnl: &Rtnl) {
-        // The rings start afresh: the device forgets what the stuck ones held.
-        if let Err(e) = Self::restart(dev, rtnl, || Self::start_rings(dev, rtnl)) {
+        // The whole device is reset, as a hung one needs, and set up again as it was: the rings
+        // start afresh, and what the reset cleared (the receive address, which it reloads
+        // from the EEPROM, the multicast table, the VLAN mode, the interrupt interval) is
+        // written back. The receive filter's RCTL bits come back with the rings.
+        let res = Self::restart(dev, rtnl, || {
+            let p = dev.data();
+            let regs = p.regs();
+            reset(regs);
+            configure(regs, &dev.mac_address(), dev.features());
+            regs.write_mta(None);
+            regs.write32(p.itr.load(Ordering::Relaxed), ITR);
+            Self::start_rings(dev, rtnl)
+        });
+        if let Err(e) = res {
             pr_err!("reset failed: {:?}\n", e);
         }
     }
@@ -933,6 +962,14 @@ fn write_mac(regs: &Hw, mac: &MacAddress) {
     );
 }
 
+/// Sets up a device after its reset: its receive address `mac`, and the VLAN mode for
+/// `features`.
+fn configure(regs: &Hw, mac: &MacAddress, features: NetdevFeatures) {
+    write_mac(regs, mac);
+    regs.write32(VET_8021Q, VET);
+    set_vlan_mode(regs, features);
+}
+
 /// Turns the VLAN mode on if `features` has either VLAN offload: one switch serves both
 /// directions, so a device that inserts tags also strips them (which the stack takes either
 /// way).
@@ -998,6 +1035,7 @@ impl pci::Driver for Driver {
             try_pin_init!(Hw {
                 regs: pdev.iomap_region_sized::<BAR_SIZE>(0, c_str!("e1000_rust"))?,
                 rctl <- new_spinlock!(0),
+                mta <- new_spinlock!([0; MTA_LEN]),
                 rx_csum: AtomicBool::new(true),
                 drops <- new_spinlock!(Drops::default()),
             }? Error),
@@ -1005,10 +1043,7 @@ impl pci::Driver for Driver {
         )?;
         reset(&regs);
         let mac = read_mac(&regs)?;
-        write_mac(&regs, &mac);
-        for i in 0..128 {
-            regs.try_write32(0, MTA + 4 * i)?;
-        }
+        regs.write_mta(None);
 
         let descs = |n: u32| -> Result<Descs> {
             let descs = CoherentAllocation::alloc_coherent(pdev, n as usize, GFP_KERNEL)?;
@@ -1053,8 +1088,7 @@ impl pci::Driver for Driver {
         ndev.set_tso_max_segs(tx::tso_max_segs(TX_DESC_LIMIT, TX_GSO_DESC_SEGMENTS));
         // The device offloads tagged packets as untagged ones.
         ndev.set_vlan_features(NetdevFeatures::SG | NetdevFeatures::HW_CSUM | NetdevFeatures::TSO);
-        regs.write32(VET_8021Q, VET);
-        set_vlan_mode(&regs, offloads);
+        configure(&regs, &mac, offloads);
         let netdev = ndev.register()?;
         Ok(KBox::pin(
             Driver {
