@@ -195,9 +195,12 @@ tx_hang() {
 	bdf=$(ip netns exec nsA readlink -f "/sys/class/net/$A/device") || return 1
 	bdf=${bdf##*/}
 	old=$(ip -n nsA -br link show dev "$A" | awk '{ print $3 }')
+	# A's neighbours are resolved again at the new address first: datagrams
+	# waiting for an answer to ARP would never reach the ring to fill it.
 	ip -n nsA link set dev "$A" down && ip -n nsA link set dev "$A" address "$new" &&
-		ip -n nsA link set dev "$A" up && lab_carrier >/dev/null ||
-		{ result tx_hang_reset 1 "could not set $new"; return; }
+		ip -n nsA link set dev "$A" up && lab_carrier >/dev/null &&
+		ip netns exec nsA ping -c 2 -i 0.2 -W 2 192.0.2.2 >>"$OUTDIR/checks.log" 2>&1 ||
+		{ result tx_hang_reset 1 "no ping at $new"; return; }
 	n=$(dmesg | grep -c "$A: NETDEV WATCHDOG")
 	setpci -s "$bdf" COMMAND=0:4 || { result tx_hang_reset 1 "setpci failed"; return; }
 	ip netns exec nsA "$PY" -c '
