@@ -75,6 +75,14 @@ struct Drops {
 }
 
 impl Drops {
+    /// Their names in `ethtool -S`, in the order of [`Drops::values`].
+    const NAMES: [&'static str; 3] = ["rx_missed", "rx_length_errors", "rx_crc_errors"];
+
+    /// Their values, in the order of [`Drops::NAMES`].
+    fn values(&self) -> [u64; 3] {
+        [self.missed, self.length, self.crc]
+    }
+
     /// All of them.
     fn all(&self) -> u64 {
         self.missed + self.length + self.crc
@@ -298,7 +306,7 @@ const TX_GSO_DESC_SEGMENTS: u32 = 4;
 const RX_BUF_LEN: u32 = 2048;
 
 /// Statistics for `ethtool -S`: the engines', then the device's drop counters.
-const STATS: usize = rx::Stats::NAMES.len() + tx::Stats::NAMES.len() + 3;
+const STATS: usize = rx::Stats::NAMES.len() + tx::Stats::NAMES.len() + Drops::NAMES.len();
 
 /// Received frames up to this long are copied out of their buffer (a page), so that a socket is
 /// charged for their size, not the page's.
@@ -836,11 +844,8 @@ impl Operations for E1000 {
 
 #[vtable]
 impl ethtool::Operations for E1000 {
-    const STAT_NAMES: &'static [&'static str] = &ethtool::concat_names::<STATS>(&[
-        &rx::Stats::NAMES,
-        &tx::Stats::NAMES,
-        &["rx_missed", "rx_length_errors", "rx_crc_errors"],
-    ]);
+    const STAT_NAMES: &'static [&'static str] =
+        &ethtool::concat_names::<STATS>(&[&rx::Stats::NAMES, &tx::Stats::NAMES, &Drops::NAMES]);
 
     // One interrupt serves both rings: its interval is the receive one.
     const SUPPORTED_COALESCE: u32 = coalesce::RX_USECS;
@@ -910,13 +915,12 @@ impl ethtool::Operations for E1000 {
 
     fn get_stats(dev: &NetDevice<Self>, values: &mut [u64]) {
         let ch = dev.data().get_ref().napi.data();
-        let hw = ch.regs.drops();
         ethtool::copy_values(
             values,
             &[
                 &ch.rx.stats().values(),
                 &ch.txq.stats().values(),
-                &[hw.missed, hw.length, hw.crc],
+                &ch.regs.drops().values(),
             ],
         );
     }
