@@ -332,10 +332,12 @@ rebind() {
 		ip -n nsA link set "$A" up && lab_carrier && ping_check nsA 192.0.2.2
 }
 # Ring resize: A's rings change size 20 times (128 and 256 descriptors
-# in turn) while TCP runs through A; the transfer completes and the last
-# size is the one reported.
+# in turn) while TCP runs through A; the transfer completes, the last size
+# is the one reported, and A dropped nothing it was given to send (what
+# comes meanwhile waits in the qdisc).
 ring_resize() {
-	local json=$OUTDIR/iperf3_resize.json i n fail=0 st bytes cur
+	local json=$OUTDIR/iperf3_resize.json i n fail=0 st bytes cur d0 d1
+	d0=$(lab_stat nsA "$A" tx dropped)
 	iperf3_server
 	ip netns exec nsA iperf3 -c 192.0.2.2 -t 8 -J >"$json" 2>&1 &
 	sleep 1
@@ -349,10 +351,11 @@ ring_resize() {
 	bytes=$(iperf3_received "$json")
 	bytes=${bytes#* }
 	cur=$(ip netns exec nsA ethtool -g "$A" | awk '/^Current/ { c = 1 } c && /^RX:/ { print $2 }')
+	d1=$(lab_stat nsA "$A" tx dropped)
 	[ $fail = 0 ] && [ $st = 0 ] && [ "${bytes:-0}" -gt 0 ] && [ "$cur" = 256 ] &&
-		ping_check nsA 192.0.2.2 >>"$OUTDIR/checks.log" 2>&1
+		[ "${d0:-x}" = "${d1:-y}" ] && ping_check nsA 192.0.2.2 >>"$OUTDIR/checks.log" 2>&1
 	result ring_resize_x20 $? \
-		"$fail failed resizes; iperf3 exit $st, ${bytes:-no} bytes received; RX ring now ${cur:-?}"
+		"$fail failed resizes; iperf3 exit $st, ${bytes:-no} bytes received; RX ring now ${cur:-?}; $((${d1:-0} - ${d0:-0})) packets dropped"
 }
 if [ "$MODE" = test ]; then
 	ring_resize

@@ -1336,13 +1336,21 @@ impl<R: Ring> Queue<R> {
         Ok(())
     }
 
-    /// Stops the queue and returns the driver's ring: stops the device's DMA from it
-    /// ([`Ring::quiesce`], in process context, where it may sleep), unmaps and frees the packets
-    /// the device did not complete and reports them to byte queue limits as completed.
+    /// Stops the queue and returns the driver's ring: stops the core's transmission to the
+    /// queue, stops the device's DMA from the ring ([`Ring::quiesce`], in process context, where
+    /// it may sleep), unmaps and frees the packets the device did not complete and reports them
+    /// to byte queue limits as completed.
     ///
-    /// The driver stops the core's transmission to the queue first (`stop` with the transmit
-    /// queues disabled). Fails with `EINVAL` if the queue is stopped.
+    /// The core's queue is stopped under its lock (`netif_tx_disable()` for the one queue):
+    /// once that is done no `start_xmit` runs for it, so that packets sent while the engine
+    /// restarts on a device that stays up (a reset, a ring resize) wait in the qdisc, and
+    /// [`Queue::start`] wakes the queue for them. Fails with `EINVAL` if the queue is stopped.
     pub fn stop(&self, _rtnl: &Rtnl) -> Result<R> {
+        if let Some(txq) = self.bound() {
+            if let Some(_lock) = XmitLock::new(txq) {
+                txq.stop();
+            }
+        }
         let mut inner = napi::bh_off(|| {
             let inner = self.inner.lock().take();
             self.bound.store(core::ptr::null_mut(), Ordering::Release);

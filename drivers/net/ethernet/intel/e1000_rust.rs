@@ -642,7 +642,7 @@ impl E1000 {
 
     /// Stops the rings of the device, which is up, and has `start` start them again, as `stop`
     /// and `open` do, around the poll and the interrupt, which stay requested. Packets sent
-    /// meanwhile are dropped and counted.
+    /// meanwhile wait in the qdisc: the transmit engine stops the core's queue.
     fn restart(dev: &NetDevice<Self>, rtnl: &Rtnl, start: impl FnOnce() -> Result) -> Result {
         let p = dev.data();
         p.napi.disable(rtnl);
