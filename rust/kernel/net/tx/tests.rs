@@ -1731,6 +1731,10 @@ struct XChan {
     rx_hw: Arc<rx::tests::Hw>,
     tx_hw: Arc<Hw>,
     dma: ARef<device::Device>,
+    /// The transmit ring's size.
+    tx_size: u32,
+    /// The transmit engine configured for the 8254x's descriptors and TSO errata.
+    errata: bool,
 }
 
 impl rx::HasShared for XChan {
@@ -1771,7 +1775,16 @@ impl Operations for XDrv {
     fn open(dev: &NetDevice<Self>, rtnl: &Rtnl) -> Result {
         let napi = &dev.data().get_ref().napi;
         let ch = napi.data();
-        let config = Config::new(X_TX_SIZE, 0, &ch.dma);
+        let mut config = Config::new(ch.tx_size, 0, &ch.dma);
+        if ch.errata {
+            config = config
+                .context()
+                .desc_limit(4096)
+                .csum_limit(CSUM_LIMIT)
+                .tso_headers()
+                .gso_desc_segments(4)
+                .sentinel();
+        }
         ch.txq.start(dev, rtnl, SwRing(ch.tx_hw.clone()), &config)?;
         let config = rx::Config::new(X_RX_SIZE, 0)
             .dma(&ch.dma)
@@ -1800,10 +1813,12 @@ impl Operations for XDrv {
     }
 }
 
-fn xdp_tx_through_both_engines(test: &Test) -> Result {
+/// A registered `XDrv` device with a transmit ring of `tx_size` descriptors, configured for
+/// the 8254x's TSO errata (and offering TSO) if `errata`; and its receive and transmit hardware.
+fn xdev(tx_size: u32, errata: bool) -> Result<(Registration<XDrv>, Arc<rx::tests::Hw>, Arc<Hw>)> {
     let dma: ARef<device::Device> = dma_device()?.into();
     let rx_hw = rx::tests::Hw::new(X_RX_SIZE)?;
-    let tx_hw = Hw::new(X_TX_SIZE)?;
+    let tx_hw = Hw::new(tx_size)?;
     let (rx_hw0, tx_hw0) = (rx_hw.clone(), tx_hw.clone());
     let mut dev = Unregistered::<XDrv>::new_with(1, 1, |dev, slot| {
         slot.init(try_pin_init!(XPriv {
@@ -1813,13 +1828,57 @@ fn xdp_tx_through_both_engines(test: &Test) -> Result {
                 rx_hw: rx_hw0,
                 tx_hw: tx_hw0,
                 dma,
+                tx_size,
+                errata,
             }? Error), rx::Queue::new()),
         }? Error))
     })?;
     dev.set_random_mac_address();
-    // SAFETY: Not registered yet: no IPv6 (see `Rig::new`), so only the test's frames flow.
-    unsafe { (*dev.as_ptr()).mtu = 1000 };
-    let dev = dev.register()?;
+    let features = if errata {
+        1u64 << bindings::NETIF_F_SG_BIT
+            | 1 << bindings::NETIF_F_HW_CSUM_BIT
+            | 1 << bindings::NETIF_F_TSO_BIT
+    } else {
+        0
+    };
+    // SAFETY: Not registered yet: no IPv6 (see `Rig::new`), so only the test's frames flow; its
+    // features and limits are ours to set.
+    unsafe {
+        let raw = dev.as_ptr();
+        (*raw).mtu = 1000;
+        (*raw).features |= features;
+        (*raw).hw_features |= features;
+        if errata {
+            bindings::netif_set_tso_max_segs(raw, tso_max_segs(4096, 4).into());
+        }
+    }
+    Ok((dev.register()?, rx_hw, tx_hw))
+}
+
+/// Checks that `p` is a frame of `len` bytes the receive test hardware made with `seed`.
+fn is_rx_frame(p: &[u8], len: usize, seed: u8) -> bool {
+    p.len() == len
+        && p[14..]
+            .iter()
+            .enumerate()
+            .all(|(j, b)| *b == rx::tests::pattern(14 + j, seed))
+}
+
+/// Returns whether every page of the receive queue's pool is back: none is out but the posted
+/// buffers'.
+fn pool_whole(napi: &Napi<XChan>) -> Result<bool> {
+    let rtnl = Rtnl::lock();
+    napi.disable(&rtnl);
+    let state = napi.with_state(&rtnl, |q| {
+        (q.pool_stats().map(|s| s.outstanding()), q.posted())
+    });
+    napi.enable(&rtnl)?;
+    let (out, posted) = state?;
+    Ok(out == Some(i64::from(posted)))
+}
+
+fn xdp_tx_through_both_engines(test: &Test) -> Result {
+    let (dev, rx_hw, tx_hw) = xdev(X_TX_SIZE, false)?;
     let mac = dev.mac_address();
     let napi = &dev.data().get_ref().napi;
     let ch = napi.data();
@@ -1866,14 +1925,9 @@ fn xdp_tx_through_both_engines(test: &Test) -> Result {
     kunit_expect_eq!(test, sent.len() as u32, fit);
     kunit_expect!(
         test,
-        sent.iter().enumerate().all(|(i, p)| {
-            p.len() == 100 + i
-                && p[..6] == mac
-                && p[14..]
-                    .iter()
-                    .enumerate()
-                    .all(|(j, b)| *b == rx::tests::pattern(14 + j, i as u8))
-        })
+        sent.iter()
+            .enumerate()
+            .all(|(i, p)| p[..6] == mac && is_rx_frame(p, 100 + i, i as u8))
     );
     // The next poll cleans the ring and the pages go back to the receive queue's pool.
     napi.schedule();
@@ -1884,15 +1938,60 @@ fn xdp_tx_through_both_engines(test: &Test) -> Result {
         (ts.xdp_frames, ts.packets),
         (u64::from(fit), u64::from(fit))
     );
-    let rtnl = Rtnl::lock();
-    napi.disable(&rtnl);
-    let state = napi.with_state(&rtnl, |q| {
-        (q.pool_stats().map(|s| s.outstanding()), q.posted())
-    });
-    napi.enable(&rtnl)?;
-    drop(rtnl);
-    let (out, posted) = state?;
-    kunit_expect_eq!(test, out, Some(i64::from(posted)));
+    kunit_expect!(test, pool_whole(napi)?);
+    drop(ch.rx.set_prog(&dev, None, &none)?);
+    close(&dev);
+    Ok(())
+}
+
+/// An `XDP_TX` frame follows the 8254x's TSO errata as any linear packet does: after a
+/// segmented packet its first descriptor is cut 4 bytes short, so the frame goes out of two
+/// descriptors over one receive pool mapping, and its page goes back to the pool once.
+fn xdp_tx_sentinel_after_tso(test: &Test) -> Result {
+    let (dev, rx_hw, tx_hw) = xdev(256, true)?;
+    let mac = dev.mac_address();
+    let napi = &dev.data().get_ref().napi;
+    let ch = napi.data();
+    open(&dev)?;
+    bql_limit_min(dev.tx_queue(0).ok_or(EINVAL)?, 1 << 20);
+    let none = ExtAck::none();
+    drop(
+        ch.rx
+            .set_prog(&dev, Some(returning(bindings::xdp_action_XDP_TX)?), &none)?,
+    );
+    let v4 = tcp4_headers();
+    let ip = Some((bindings::ETH_P_IP as u16, &v4[..]));
+    let skb = build(3054, 1, 0, 0, None, ip)?;
+    let gso = bindings::SKB_GSO_TCPV4;
+    kunit_expect_eq!(test, send_tso(&dev, skb, gso, 34, 3)?, 0);
+    for i in 0..2 {
+        kunit_expect!(test, rx_hw.receive(&mac, 200, i, 2048, rx::tests::PLAIN));
+    }
+    napi.schedule();
+    kunit_expect!(test, settle(|| ch.txq.in_flight() == 3 + 3));
+    kunit_expect_eq!(test, ch.rx.stats().xdp_tx, 2);
+    // The segmented packet's context and two buffer descriptors, then the frames'.
+    kunit_expect_eq!(test, tx_hw.run(true)?, 3 + 3);
+    let shapes = bh_off(|| core::mem::take(&mut tx_hw.inner.lock().shapes));
+    let want: [&[u32]; 3] = [&[3050, 4], &[196, 4], &[200]];
+    kunit_expect_eq!(test, shapes.len(), want.len());
+    for (got, want) in shapes.iter().zip(want.iter()) {
+        kunit_expect_eq!(test, &got[..], *want);
+    }
+    let sent = tx_hw.sent();
+    kunit_expect_eq!(test, sent.len(), 3);
+    kunit_expect!(
+        test,
+        sent.iter()
+            .skip(1)
+            .enumerate()
+            .all(|(i, p)| is_rx_frame(p, 200, i as u8))
+    );
+    napi.schedule();
+    kunit_expect!(test, settle(|| ch.txq.in_flight() == 0));
+    let ts = ch.txq.stats();
+    kunit_expect_eq!(test, (ts.xdp_frames, ts.dropped), (2, 0));
+    kunit_expect!(test, pool_whole(napi)?);
     drop(ch.rx.set_prog(&dev, None, &none)?);
     close(&dev);
     Ok(())
@@ -1920,5 +2019,6 @@ kunit_test_suite!(
         redirected_frames,
         watchdog_reports_timeout,
         xdp_tx_through_both_engines,
+        xdp_tx_sentinel_after_tso,
     ]
 );
