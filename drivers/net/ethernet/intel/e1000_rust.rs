@@ -753,6 +753,8 @@ impl Operations for E1000 {
         let res = Self::restart(dev, rtnl, || {
             let p = dev.data();
             let regs = p.regs();
+            // What the drop counters hold is added first: the reset clears them.
+            regs.drops();
             reset(regs);
             configure(regs, &dev.mac_address(), dev.features());
             regs.write_mta(None);
