@@ -324,6 +324,22 @@ struct Priv {
 
 struct Drv;
 
+/// `config` with the shapes of a real device: context descriptors, at most `limit` bytes per
+/// descriptor, a checksum limit and TSO headers rewritten; and with the 8254x's TSO errata if
+/// `errata`: four segments per descriptor, sentinels.
+fn device_shapes(config: Config<'_>, limit: u32, errata: bool) -> Config<'_> {
+    let config = config
+        .context()
+        .desc_limit(limit)
+        .csum_limit(CSUM_LIMIT)
+        .tso_headers();
+    if errata {
+        config.gso_desc_segments(4).sentinel()
+    } else {
+        config
+    }
+}
+
 #[vtable]
 impl Operations for Drv {
     type Data = Priv;
@@ -335,14 +351,7 @@ impl Operations for Drv {
             let mut config = Config::new(ch.size, 0, &ch.dma);
             let limit = dev.data().desc_limit.load(Relaxed);
             if limit != 0 {
-                config = config
-                    .context()
-                    .desc_limit(limit)
-                    .csum_limit(CSUM_LIMIT)
-                    .tso_headers();
-                if dev.data().errata.load(Relaxed) {
-                    config = config.gso_desc_segments(4).sentinel();
-                }
+                config = device_shapes(config, limit, dev.data().errata.load(Relaxed));
             }
             ch.txq.start(dev, rtnl, SwRing(ch.hw.clone()), &config)?;
         }
@@ -1777,13 +1786,7 @@ impl Operations for XDrv {
         let ch = napi.data();
         let mut config = Config::new(ch.tx_size, 0, &ch.dma);
         if ch.errata {
-            config = config
-                .context()
-                .desc_limit(4096)
-                .csum_limit(CSUM_LIMIT)
-                .tso_headers()
-                .gso_desc_segments(4)
-                .sentinel();
+            config = device_shapes(config, 4096, true);
         }
         ch.txq.start(dev, rtnl, SwRing(ch.tx_hw.clone()), &config)?;
         let config = rx::Config::new(X_RX_SIZE, 0)
