@@ -77,21 +77,29 @@ oversize() {
 		"${got:-?}/5 replies to 4000-byte pings; A's rx length errors +$((e1 - e0))"
 }
 
+# a_mac: A's MAC address.
+a_mac() {
+	ip -n nsA -br link show dev "$A" | awk '{ print $3 }'
+}
+
+# set_a_mac MAC: A, taken down, gets MAC and comes up again.
+set_a_mac() {
+	ip -n nsA link set dev "$A" down && ip -n nsA link set dev "$A" address "$1" &&
+		ip -n nsA link set dev "$A" up
+}
+
 # mac_change: A, down, takes a new address and answers pings at it (B
 # resolves it afresh); then its own address back.
 mac_change() {
 	local old new=02:00:00:00:0a:01 ok=0 why
-	old=$(ip -n nsA -br link show dev "$A" | awk '{ print $3 }')
-	ip -n nsA link set dev "$A" down &&
-		ip -n nsA link set dev "$A" address "$new" &&
-		ip -n nsA link set dev "$A" up || { result mac_change 1 "could not set $new"; return; }
+	old=$(a_mac)
+	set_a_mac "$new" || { result mac_change 1 "could not set $new"; return; }
 	ip -n nsB neigh flush dev "$B"
 	lab_carrier >/dev/null
 	ip netns exec nsB ping -c 3 -i 0.2 -W 2 192.0.2.1 >>"$OUTDIR/checks.log" 2>&1 ||
 		ok=1 why="no ping at $new; "
 	ip -n nsB neigh show 192.0.2.1 dev "$B" | grep -q "$new" || ok=1 why+="B does not see $new; "
-	ip -n nsA link set dev "$A" down && ip -n nsA link set dev "$A" address "$old" &&
-		ip -n nsA link set dev "$A" up
+	set_a_mac "$old"
 	ip -n nsB neigh flush dev "$B"
 	lab_carrier >/dev/null
 	ip netns exec nsB ping -c 3 -i 0.2 -W 2 192.0.2.1 >>"$OUTDIR/checks.log" 2>&1 ||
@@ -194,11 +202,10 @@ tx_hang() {
 	local bdf n t0 ok=1 why old new=02:00:00:00:0a:02
 	bdf=$(ip netns exec nsA readlink -f "/sys/class/net/$A/device") || return 1
 	bdf=${bdf##*/}
-	old=$(ip -n nsA -br link show dev "$A" | awk '{ print $3 }')
+	old=$(a_mac)
 	# A's neighbours are resolved again at the new address first: datagrams
 	# waiting for an answer to ARP would never reach the ring to fill it.
-	ip -n nsA link set dev "$A" down && ip -n nsA link set dev "$A" address "$new" &&
-		ip -n nsA link set dev "$A" up && lab_carrier >/dev/null &&
+	set_a_mac "$new" && lab_carrier >/dev/null &&
 		ip netns exec nsA ping -c 2 -i 0.2 -W 2 192.0.2.2 >>"$OUTDIR/checks.log" 2>&1 ||
 		{ result tx_hang_reset 1 "no ping at $new"; return; }
 	n=$(dmesg | grep -c "$A: NETDEV WATCHDOG")
@@ -242,8 +249,7 @@ for i in range(400):
 			ip -n nsB neigh show 2001:db8::1 dev "$B" | grep -q "$new" ||
 			ok=1 why+=", no IPv6 ping from B after a neighbour solicitation"
 	fi
-	ip -n nsA link set dev "$A" down && ip -n nsA link set dev "$A" address "$old" &&
-		ip -n nsA link set dev "$A" up
+	set_a_mac "$old"
 	ip -n nsB neigh flush dev "$B"
 	lab_carrier >/dev/null
 	result tx_hang_reset $ok "$why"
