@@ -515,6 +515,28 @@ impl PoolPage {
         Ok(())
     }
 
+    /// Makes the buffer the device's again, as the pool does before it hands a page that came
+    /// back out again, for an owner that puts it straight back where the device writes instead
+    /// of returning it and allocating another. Returns `false` if the pool would not keep the
+    /// page (something else holds a reference on it, or it comes from the emergency reserves,
+    /// which an skb built around it would have to be dropped for): return it to the pool then.
+    /// Otherwise the part of the buffer in the device's range ([`Params::sync_for_device`]; for
+    /// a fragment, only its own part) is synced for the device; CPU writes after this may not
+    /// reach it.
+    pub fn prepare_reuse(&mut self) -> bool {
+        // SAFETY: By the type invariants the pool is valid while it has pages out, the page is
+        // one of its pages, which we hold a reference on, and `offset..offset + len` is our
+        // buffer within it: the sync stays inside the buffer we own.
+        unsafe {
+            bindings::page_pool_prepare_reuse(
+                self.pool.as_ptr(),
+                self.page.as_ptr(),
+                self.offset,
+                self.len as u32,
+            )
+        }
+    }
+
     fn data_ptr(&self) -> *mut u8 {
         // SAFETY: By the type invariants the page is valid; pool pages are never highmem.
         let base = unsafe { bindings::page_address(self.page.as_ptr()) }.cast::<u8>();

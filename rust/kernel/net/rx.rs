@@ -8,7 +8,9 @@
 //!
 //! - a page pool per queue (DMA-mapped by the pool, synced for the device on recycling, bound
 //!   to the NAPI instance for direct recycling), an XDP receive queue registration, and the
-//!   fill ring: the initial fill, refills in batches, one doorbell per batch;
+//!   fill ring: the initial fill, refills in batches, one doorbell per batch; a buffer whose
+//!   contents were dropped (`XDP_DROP`, a bad frame) or copied goes straight back on the ring,
+//!   without a return to the pool and an allocation;
 //! - per completed buffer: DMA sync for the CPU; with an XDP program attached, run it and carry
 //!   out its verdict (pass, drop, `XDP_TX` to the driver's [`XdpTx`] queue, redirect,
 //!   aborted);
@@ -695,7 +697,7 @@ pub struct Queue<R: Ring> {
 struct Inner<R: Ring> {
     ring: R,
     partial: Partial,
-    slots: KVec<Option<PoolPage>>,
+    slots: KVec<Option<Slot>>,
     rxq: Pin<KBox<RxqInfo>>,
     pool: PagePool,
     napi: NonNull<bindings::napi_struct>,
@@ -708,6 +710,8 @@ struct Inner<R: Ring> {
     next_to_clean: u32,
     next_to_use: u32,
     posted: u32,
+    /// Buffers posted since the last doorbell.
+    unrung: u32,
     buf_len: u32,
     batch: u32,
     /// Frames up to this long are copied ([`Config::copybreak`]).
@@ -718,6 +722,13 @@ struct Inner<R: Ring> {
 // SAFETY: The raw pointers name the NAPI instance and shared part the queue belongs to, which
 // are `Sync`, and a device that is only compared; the rest is `Send`.
 unsafe impl<R: Ring> Send for Inner<R> {}
+
+/// A posted buffer.
+struct Slot {
+    page: PoolPage,
+    /// The DMA address of the buffer (of its headroom, not of the data the device writes).
+    dma: DmaAddr,
+}
 
 /// A frame larger than one buffer, between its first and last buffer.
 enum Partial {
@@ -999,6 +1010,7 @@ impl<R: Ring> Inner<R> {
             next_to_clean: 0,
             next_to_use: 0,
             posted: 0,
+            unrung: 0,
             buf_len: config.buf_len,
             batch: config.batch,
             copybreak: config.copybreak,
@@ -1056,7 +1068,6 @@ impl<R: Ring> Inner<R> {
     /// Posts buffers until the ring holds `size - 1`, or allocation fails; rings the doorbell
     /// once per `batch` buffers and once for the rest.
     fn refill(&mut self, shared: &Shared, t: &mut Stats) {
-        let mut batched = 0;
         while self.posted < self.size - 1 {
             let page = match self.alloc(shared) {
                 Ok(page) => page,
@@ -1065,23 +1076,52 @@ impl<R: Ring> Inner<R> {
                     break;
                 }
             };
-            let index = self.next_to_use;
-            self.ring.post(
-                index,
-                page.dma_addr() + DmaAddr::from(HEADROOM),
-                self.buf_len,
-            );
-            self.slots[index as usize] = Some(page);
-            self.next_to_use = (index + 1) % self.size;
-            self.posted += 1;
-            batched += 1;
-            if batched == self.batch {
-                self.ring.doorbell(self.next_to_use);
-                batched = 0;
-            }
+            let dma = page.dma_addr();
+            self.post(Slot { page, dma });
         }
-        if batched > 0 {
+        self.doorbell();
+    }
+
+    /// Posts a buffer at the next free descriptor (there is one: `posted < size - 1`); rings the
+    /// doorbell once `batch` buffers wait for it.
+    fn post(&mut self, slot: Slot) {
+        let index = self.next_to_use;
+        debug_assert!(self.slots[index as usize].is_none());
+        self.ring
+            .post(index, slot.dma + DmaAddr::from(HEADROOM), self.buf_len);
+        self.slots[index as usize] = Some(slot);
+        self.next_to_use = self.next(index);
+        self.posted += 1;
+        self.unrung += 1;
+        if self.unrung == self.batch {
+            self.doorbell();
+        }
+    }
+
+    /// Tells the device about the buffers posted since the last doorbell, if any.
+    fn doorbell(&mut self) {
+        if self.unrung > 0 {
             self.ring.doorbell(self.next_to_use);
+            self.unrung = 0;
+        }
+    }
+
+    /// Puts a buffer whose contents were dropped or copied straight back on the ring, synced
+    /// for the device as the pool would: no return to the pool, no allocation. A page the pool
+    /// would not keep goes back to it.
+    fn reuse(&mut self, mut slot: Slot) {
+        // Full only if not called for one of this poll's completions.
+        if self.posted < self.size - 1 && slot.page.prepare_reuse() {
+            self.post(slot);
+        }
+    }
+
+    /// Returns the index after `index` in the ring.
+    fn next(&self, index: u32) -> u32 {
+        if index + 1 == self.size {
+            0
+        } else {
+            index + 1
         }
     }
 
@@ -1113,14 +1153,14 @@ impl<R: Ring> Inner<R> {
             let Some(c) = self.ring.completed(index) else {
                 break;
             };
-            let Some(page) = self.slots[index as usize].take() else {
+            let Some(slot) = self.slots[index as usize].take() else {
                 // Posted slots hold a buffer; nothing to take means a bug in the engine.
                 break;
             };
-            self.next_to_clean = (index + 1) % self.size;
+            self.next_to_clean = self.next(index);
             self.posted -= 1;
             let eop = c.eop;
-            if let Outcome::Frame = self.buffer(shared, t, ctx, prog, page, &c, &mut xdp_tx) {
+            if let Outcome::Frame = self.buffer(shared, t, ctx, prog, slot, &c, &mut xdp_tx) {
                 done += 1;
             }
             if eop {
@@ -1154,7 +1194,7 @@ impl<R: Ring> Inner<R> {
         t: &mut Stats,
         ctx: &mut PollContext<'_>,
         prog: Option<xdp::ProgRef<'_>>,
-        mut page: PoolPage,
+        slot: Slot,
         c: &Completion,
         xdp_tx: &mut TxTarget<'_>,
     ) -> Outcome {
@@ -1162,6 +1202,7 @@ impl<R: Ring> Inner<R> {
         let partial = core::mem::replace(&mut self.partial, Partial::None);
         if let Partial::Discard = partial {
             self.partial = Partial::Discard;
+            self.reuse(slot);
             return end;
         }
         if c.len > self.buf_len || c.error {
@@ -1175,8 +1216,10 @@ impl<R: Ring> Inner<R> {
             if !c.eop {
                 self.partial = Partial::Discard;
             }
+            self.reuse(slot);
             return end;
         }
+        let Slot { mut page, dma } = slot;
         // Only the bytes the device wrote are read.
         let _ = page.sync_for_cpu(HEADROOM, c.len);
         let (skb, received) = match partial {
@@ -1204,7 +1247,8 @@ impl<R: Ring> Inner<R> {
                         self.partial = Partial::Discard;
                         return end;
                     }
-                    let (p, h, l) = match self.xdp(t, ctx, prog, page, c.len, xdp_tx) {
+                    let slot = Slot { page, dma };
+                    let (p, h, l) = match self.xdp(t, ctx, prog, slot, c.len, xdp_tx) {
                         Some(pass) => pass,
                         None => return end,
                     };
@@ -1220,7 +1264,7 @@ impl<R: Ring> Inner<R> {
                 if c.eop && len <= self.copybreak {
                     match copy_skb(_shared, ctx, &page, headroom, len) {
                         Ok(skb) => {
-                            page.recycle(&mut self.pool);
+                            self.reuse(Slot { page, dma });
                             self.deliver(t, ctx, skb, c, csum, c.len);
                             return end;
                         }
@@ -1262,14 +1306,14 @@ impl<R: Ring> Inner<R> {
         t: &mut Stats,
         ctx: &PollContext<'_>,
         prog: xdp::ProgRef<'_>,
-        page: PoolPage,
+        slot: Slot,
         len: u32,
         xdp_tx: &mut TxTarget<'_>,
     ) -> Option<(PoolPage, u32, u32)> {
         let run = ctx.xdp();
         // Where the buffer starts for the device: the data's address follows from the headroom.
-        let start = page.dma_addr();
-        let mut buff = match XdpBuff::new(page, &self.rxq, HEADROOM, len) {
+        let start = slot.dma;
+        let mut buff = match XdpBuff::new(slot.page, &self.rxq, HEADROOM, len) {
             Ok(buff) => buff,
             Err(_) => {
                 t.dropped += 1;
@@ -1282,8 +1326,9 @@ impl<R: Ring> Inner<R> {
                 Some(buff.into_page())
             }
             Action::Drop => {
-                // Recycled straight into the pool's cache: this is the pool's NAPI context.
                 t.xdp_drop += 1;
+                let (page, _, _) = buff.into_page();
+                self.reuse(Slot { page, dma: start });
                 None
             }
             Action::Tx => {
@@ -1329,6 +1374,8 @@ impl<R: Ring> Inner<R> {
             Action::Aborted => {
                 buff.trace_exception(prog, Action::Aborted);
                 t.xdp_aborted += 1;
+                let (page, _, _) = buff.into_page();
+                self.reuse(Slot { page, dma: start });
                 None
             }
         };
