@@ -43,6 +43,9 @@ pub mod coalesce {
     pub const TX_USECS: u32 = 1 << 4;
     /// `tx_max_coalesced_frames`: the completions a transmit interrupt waits for.
     pub const TX_MAX_FRAMES: u32 = 1 << 5;
+    /// `use_adaptive_rx_coalesce`: the driver adapts the receive interrupt rate to the
+    /// traffic (`adaptive-rx`).
+    pub const USE_ADAPTIVE_RX: u32 = 1 << 9;
 }
 
 /// Length of a statistic's name, NUL included (`ETH_GSTRING_LEN`).
@@ -240,7 +243,8 @@ impl<T: Operations> Adapter<T> {
                 & !(coalesce::RX_USECS
                     | coalesce::RX_MAX_FRAMES
                     | coalesce::TX_USECS
-                    | coalesce::TX_MAX_FRAMES)
+                    | coalesce::TX_MAX_FRAMES
+                    | coalesce::USE_ADAPTIVE_RX)
                 == 0
     );
 
