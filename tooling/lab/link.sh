@@ -5,7 +5,8 @@
 # `result`. XDP_OBJS, if set, is the directory of the XDP programs.
 #
 #   link_checks  interrupt coalescing (ethtool -C rx-usecs) observed in
-#                A's interrupt rate; jumbo frames both ways (MTU 9000);
+#                A's interrupt rate, and the adaptive moderation (adaptive-rx)
+#                moving B's interval under TCP; jumbo frames both ways (MTU 9000);
 #                frames longer than A takes dropped and counted; a new MAC
 #                address on A; 802.1Q VLANs with and without the tag
 #                offloads; a transmit hang on A that the watchdog finds and
@@ -115,14 +116,21 @@ irqs() {
 		/proc/interrupts
 }
 
-# coalesce: with rx-usecs 10000 on A, a ping flood from B (4 requests in
-# flight) raises at most about 100 interrupts a second on A's line; with
-# 0 (no throttling), more. Each setting reads back; the pings are answered.
+# rx_usecs NS DEV: DEV's interrupt interval (ethtool -c).
+rx_usecs() {
+	ip netns exec "$1" ethtool -c "$2" | awk '$1 == "rx-usecs:" { print $2 }'
+}
+
+# coalesce: with adaptive moderation off and rx-usecs 10000 on A, a ping
+# flood from B (4 requests in flight) raises at most about 100 interrupts a
+# second on A's line; with 0 (no throttling), more. Each setting reads
+# back; the pings are answered. A's moderation is restored.
 coalesce() {
-	local old ok=0 why= u i0 i1 st err rate=()
-	old=$(ip netns exec nsA ethtool -c "$A" | awk '$1 == "rx-usecs:" { print $2 }')
+	local old adaptive ok=0 why= u i0 i1 st err rate=()
+	old=$(rx_usecs nsA "$A")
+	adaptive=$(ip netns exec nsA ethtool -c "$A" | awk '$1 == "Adaptive" { print $3 }')
 	for u in 10000 0; do
-		if ! err=$(ip netns exec nsA ethtool -C "$A" rx-usecs $u 2>&1); then
+		if ! err=$(ip netns exec nsA ethtool -C "$A" adaptive-rx off rx-usecs $u 2>&1); then
 			# The C e1000 takes no coalescing settings on an 82540EM.
 			if [ $u = 10000 ] && grep -q "Operation not supported" <<<"$err"; then
 				echo "== coalesce: $DRIVER takes no rx-usecs: $err" >>"$OUTDIR/checks.log"
@@ -131,7 +139,7 @@ coalesce() {
 			ok=1 why+="rx-usecs $u refused ($err); "
 			continue
 		fi
-		[ "$(ip netns exec nsA ethtool -c "$A" | awk '$1 == "rx-usecs:" { print $2 }')" = $u ] ||
+		[ "$(rx_usecs nsA "$A")" = $u ] ||
 			ok=1 why+="rx-usecs $u reads back otherwise; "
 		i0=$(irqs)
 		ip netns exec nsB ping -f -l 4 -w 2 -q 192.0.2.1 >>"$OUTDIR/checks.log" 2>&1
@@ -143,7 +151,41 @@ coalesce() {
 	done
 	[ ${#rate[@]} = 2 ] && [ "${rate[0]}" -le 110 ] && [ "${rate[1]}" -gt $((2 * rate[0])) ] || ok=1
 	ip netns exec nsA ethtool -C "$A" rx-usecs "${old:-50}" 2>>"$OUTDIR/checks.log"
+	[ "$adaptive" != on ] || ip netns exec nsA ethtool -C "$A" adaptive-rx on 2>>"$OUTDIR/checks.log"
 	result coalesce_rx_usecs $ok "$why"
+}
+
+# adaptive: B's interval follows the traffic with adaptive moderation on:
+# under TCP from A to B it takes more than one value (read every 0.2 s for
+# 4 s); rx-usecs cannot be set while it is on; with adaptive-rx off it
+# keeps the interval it had under TCP. Only for drivers that have it.
+adaptive() {
+	local ok=0 why= json=$OUTDIR/iperf3_adaptive.json seen n err u pid
+	if ! err=$(ip netns exec nsB ethtool -C "$B" adaptive-rx on 2>&1); then
+		echo "== adaptive: $DRIVER has no adaptive-rx: $err" >>"$OUTDIR/checks.log"
+		return
+	fi
+	iperf3_server
+	ip netns exec nsA iperf3 -c 192.0.2.2 -t 4 -J >"$json" 2>&1 &
+	pid=$!
+	seen=$(for _ in $(seq 20); do rx_usecs nsB "$B"; sleep 0.2; done | sort -n | uniq | tr '\n' ' ')
+	wait $pid
+	n=$(wc -w <<<"$seen")
+	why="rx-usecs seen under TCP: $seen"
+	[ "$n" -gt 1 ] || ok=1
+	iperf3_received "$json" >/dev/null || ok=1 why+="; no TCP result"
+	ip netns exec nsB ethtool -C "$B" rx-usecs 7 >>"$OUTDIR/checks.log" 2>&1 &&
+		ok=1 why+="; rx-usecs taken with adaptive-rx on"
+	ip netns exec nsB ethtool -C "$B" adaptive-rx off 2>>"$OUTDIR/checks.log" || ok=1 why+="; adaptive-rx off refused"
+	u=$(rx_usecs nsB "$B")
+	iperf3_server
+	ip netns exec nsA iperf3 -c 192.0.2.2 -t 2 >/dev/null 2>&1 &
+	pid=$!
+	seen=$(for _ in $(seq 10); do rx_usecs nsB "$B"; sleep 0.2; done | sort -n | uniq | tr '\n' ' ')
+	wait $pid
+	[ "$seen" = "$u " ] || ok=1 why+="; with adaptive-rx off at $u: $seen"
+	ip netns exec nsB ethtool -C "$B" adaptive-rx on 2>>"$OUTDIR/checks.log" || ok=1 why+="; adaptive-rx on refused"
+	result coalesce_adaptive $ok "$why"
 }
 
 # vlan: VLAN 10 over A and B (198.51.100.0/24), pinged both ways with the
@@ -257,6 +299,7 @@ for i in range(400):
 
 link_checks() {
 	coalesce
+	adaptive
 	jumbo
 	oversize
 	mac_change

@@ -18,6 +18,7 @@ use kernel::{
     dma::CoherentAllocation,
     irq::{self, IrqReturn},
     net::{
+        dim::{Dim, Moderate, Moderation},
         ethtool::{self, coalesce, Coalesce, DrvInfo, RingParam},
         napi::{self, CleanContext, Napi, Poll, PollContext},
         netdev::{
@@ -61,6 +62,12 @@ struct Hw {
     /// The sums of the device's drop counters, which clear when read.
     #[pin]
     drops: SpinLock<Drops>,
+    /// The interrupt throttling interval (ITR): `ethtool -C rx-usecs`, or what the adaptive
+    /// moderation picked last. Written with the register under this lock only, so that the
+    /// register ends up with the value stored last (the moderation's work item, the control
+    /// path and the reset path write it).
+    #[pin]
+    itr: SpinLock<u32>,
 }
 
 /// Frames the device dropped before they reached the ring, by its statistics registers.
@@ -148,6 +155,24 @@ impl Hw {
                 let _ = self.try_write32(*bits, MTA + 4 * i);
             }
         });
+    }
+
+    /// Sets the interrupt throttling interval.
+    fn set_itr(&self, itr: u32) {
+        let mut cur = self.itr.lock();
+        *cur = itr;
+        self.write32(itr, ITR);
+    }
+
+    /// Writes the interrupt throttling interval again (a reset cleared it).
+    fn write_itr(&self) {
+        let cur = self.itr.lock();
+        self.write32(*cur, ITR);
+    }
+
+    /// Returns the interrupt throttling interval.
+    fn itr(&self) -> u32 {
+        *self.itr.lock()
     }
 
     /// Changes RCTL to `f` of its value.
@@ -243,9 +268,12 @@ const TCTL_COLD: u32 = 0x40 << 12;
 /// Inter-packet gap for copper: IPGT 10, IPGR1 8, IPGR2 6.
 const TIPG_COPPER: u32 = 10 | (8 << 10) | (6 << 20);
 
-/// Interrupt throttling: the least interval between interrupts, in units of 256 ns. 195 (50 us,
-/// about 20000 interrupts per second) serves latency and throughput alike.
-const ITR_DEFAULT: u32 = 195;
+/// Interrupt throttling: the least interval between interrupts, in units of 256 ns. At first
+/// 250 (64 us, about 15000 interrupts per second: the adaptive moderation's profile
+/// [`ITR_PROFILE`]), until the moderation finds what the traffic needs.
+const ITR_DEFAULT: u32 = 250;
+/// The adaptive moderation's first profile: 64 us.
+const ITR_PROFILE: u8 = 2;
 /// The largest interval ITR holds.
 const ITR_MAX: u32 = 0xffff;
 
@@ -524,6 +552,33 @@ struct Chan {
     txq: tx::Queue<TxRing>,
     regs: Arc<Hw>,
     dma: ARef<DmaDevice>,
+    /// The interrupt interval the traffic needs, sampled once per interrupt.
+    #[pin]
+    dim: Dim<Itr>,
+}
+
+/// Where the adaptive moderation's steps go: the interrupt throttling register.
+struct Itr(Arc<Hw>);
+
+impl Itr {
+    /// The ITR value of an interval of `usecs` microseconds (units of 256 ns).
+    fn of_usecs(usecs: u32) -> Option<u32> {
+        u32::try_from(u64::from(usecs) * 1000 / 256)
+            .ok()
+            .filter(|&itr| itr <= ITR_MAX)
+    }
+
+    /// The interval of an ITR value, in microseconds.
+    fn usecs(itr: u32) -> u32 {
+        (itr * 256).div_ceil(1000)
+    }
+}
+
+impl Moderate for Itr {
+    fn moderate(&self, m: Moderation) {
+        let itr = Self::of_usecs(m.usecs.into()).unwrap_or(ITR_DEFAULT);
+        self.0.set_itr(itr);
+    }
 }
 
 impl rx::HasShared for Chan {
@@ -545,6 +600,10 @@ impl Poll for Chan {
     }
 
     fn rearm(&self) {
+        self.dim.sample(|| {
+            let s = self.rx.stats();
+            (s.packets, s.bytes)
+        });
         self.regs.write32(INT_ENABLED, IMS);
     }
 }
@@ -560,8 +619,6 @@ struct Priv {
     tx_descs: Descs,
     rx_size: AtomicU32,
     tx_size: AtomicU32,
-    /// The interrupt throttling interval (ITR), set with `ethtool -C rx-usecs`.
-    itr: AtomicU32,
     /// Resets the device when the watchdog finds the transmit queue stuck.
     #[pin]
     reset: netdev::Reset<E1000>,
@@ -679,7 +736,7 @@ impl Operations for E1000 {
             Self::stop_rings(dev, rtnl)?;
             return Err(e);
         }
-        p.regs().write32(p.itr.load(Ordering::Relaxed), ITR);
+        p.regs().write_itr();
         p.regs().write32(INT_ENABLED, IMS);
         Self::link(dev);
         Ok(())
@@ -758,7 +815,7 @@ impl Operations for E1000 {
             reset(regs);
             configure(regs, &dev.mac_address(), dev.features());
             regs.write_mta(None);
-            regs.write32(p.itr.load(Ordering::Relaxed), ITR);
+            regs.write_itr();
             Self::start_rings(dev, rtnl)
         });
         if let Err(e) = res {
@@ -850,22 +907,32 @@ impl ethtool::Operations for E1000 {
         &ethtool::concat_names::<STATS>(&[&rx::Stats::NAMES, &tx::Stats::NAMES, &Drops::NAMES]);
 
     // One interrupt serves both rings: its interval is the receive one.
-    const SUPPORTED_COALESCE: u32 = coalesce::RX_USECS;
+    const SUPPORTED_COALESCE: u32 = coalesce::RX_USECS | coalesce::USE_ADAPTIVE_RX;
 
     fn get_coalesce(dev: &NetDevice<Self>, c: &mut Coalesce) -> Result {
-        c.rx_coalesce_usecs = (dev.data().itr.load(Ordering::Relaxed) * 256).div_ceil(1000);
+        let p = dev.data();
+        c.rx_coalesce_usecs = Itr::usecs(p.regs().itr());
+        c.use_adaptive_rx_coalesce = p.napi.data().dim.is_enabled().into();
         Ok(())
     }
 
-    /// Sets the least interval between interrupts: `rx-usecs` microseconds, 0 for none.
-    fn set_coalesce(dev: &NetDevice<Self>, _rtnl: &Rtnl, c: &Coalesce) -> Result {
-        let itr = u32::try_from(u64::from(c.rx_coalesce_usecs) * 1000 / 256)
-            .ok()
-            .filter(|&itr| itr <= ITR_MAX)
-            .ok_or(EINVAL)?;
+    /// Sets the least interval between interrupts: adaptive (`adaptive-rx on`, the default), or
+    /// `rx-usecs` microseconds, 0 for none. With `adaptive-rx on` the interval is the
+    /// moderation's: a request that changes `rx-usecs` too is refused.
+    fn set_coalesce(dev: &NetDevice<Self>, rtnl: &Rtnl, c: &Coalesce) -> Result {
         let p = dev.data();
-        p.itr.store(itr, Ordering::Relaxed);
-        p.regs().write32(itr, ITR);
+        let dim = &p.napi.data().dim;
+        if c.use_adaptive_rx_coalesce != 0 {
+            if c.rx_coalesce_usecs != Itr::usecs(p.regs().itr()) {
+                return Err(EINVAL);
+            }
+            dim.set_enabled(true, rtnl);
+            return Ok(());
+        }
+        let itr = Itr::of_usecs(c.rx_coalesce_usecs).ok_or(EINVAL)?;
+        // No step of the moderation comes after this.
+        dim.set_enabled(false, rtnl);
+        p.regs().set_itr(itr);
         Ok(())
     }
 
@@ -1044,6 +1111,7 @@ impl pci::Driver for Driver {
                 mta <- new_spinlock!([0; MTA_LEN]),
                 rx_csum: AtomicBool::new(true),
                 drops <- new_spinlock!(Drops::default()),
+                itr <- new_spinlock!(ITR_DEFAULT),
             }? Error),
             GFP_KERNEL,
         )?;
@@ -1064,15 +1132,15 @@ impl pci::Driver for Driver {
                 napi <- Napi::new(dev, try_pin_init!(Chan {
                     rx <- rx::Shared::with_buf_len(RX_BUF_LEN),
                     txq <- tx::Queue::new(),
-                    regs: r,
+                    regs: r.clone(),
                     dma,
+                    dim <- Dim::new(Itr(r), ITR_PROFILE),
                 }? Error), rx::Queue::new()),
                 pdev: pdev_ref,
                 rx_descs,
                 tx_descs,
                 rx_size: AtomicU32::new(RING_DEFAULT),
                 tx_size: AtomicU32::new(RING_DEFAULT),
-                itr: AtomicU32::new(ITR_DEFAULT),
                 reset <- netdev::Reset::new(),
             }? Error))
         })?;
