@@ -156,19 +156,27 @@ coalesce() {
 }
 
 # adaptive: B's interval follows the traffic with adaptive moderation on:
-# under TCP from A to B it takes more than one value (read every 0.2 s for
+# turned off and on again, it measures afresh (left alone, it may stay
+# parked at an interval it found the traffic served by), and under TCP
+# from A to B the interval takes more than one value (read every 0.2 s for
 # 4 s); rx-usecs cannot be set while it is on; with adaptive-rx off it
 # keeps the interval it had under TCP. Only for drivers that have it.
 adaptive() {
 	local ok=0 why= json=$OUTDIR/iperf3_adaptive.json seen n err u pid
-	if ! err=$(ip netns exec nsB ethtool -C "$B" adaptive-rx on 2>&1); then
+	if ! err=$(ip netns exec nsB ethtool -C "$B" adaptive-rx off 2>&1) ||
+		! err=$(ip netns exec nsB ethtool -C "$B" adaptive-rx on 2>&1); then
 		echo "== adaptive: $DRIVER has no adaptive-rx: $err" >>"$OUTDIR/checks.log"
 		return
 	fi
+	# The interval it starts from, then the ones it steps to.
+	u=$(rx_usecs nsB "$B")
 	iperf3_server
 	ip netns exec nsA iperf3 -c 192.0.2.2 -t 4 -J >"$json" 2>&1 &
 	pid=$!
-	seen=$(for _ in $(seq 20); do rx_usecs nsB "$B"; sleep 0.2; done | sort -n | uniq | tr '\n' ' ')
+	seen=$({
+		echo "$u"
+		for _ in $(seq 20); do rx_usecs nsB "$B"; sleep 0.2; done
+	} | sort -n | uniq | tr '\n' ' ')
 	wait $pid
 	n=$(wc -w <<<"$seen")
 	why="rx-usecs seen under TCP: $seen"
