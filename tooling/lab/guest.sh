@@ -230,12 +230,21 @@ fi
 FAULT_SECS=${FAULT_SECS:-4}
 FAULT_PCT=${FAULT_PCT:-5}
 faults() {
-	local json=$OUTDIR/iperf3_faults.json st counts bytes
+	local json=$OUTDIR/iperf3_faults.json st counts bytes pid i
 	iperf3_server
 	ip netns exec nsA iperf3 -c 192.0.2.2 -t $((FAULT_SECS + 4)) -J >"$json" 2>&1 &
-	sleep 2
+	pid=$!
+	# The window opens once the transfer runs (its control and data
+	# connections established: on a slow guest setting them up took more
+	# than 2 s, and a connect() that fails for want of memory ends iperf3
+	# before any traffic), and a second into it.
+	for i in $(seq 150); do
+		[ "$(ip netns exec nsA ss -Htn state established '( dport = :5201 )' | wc -l)" -ge 2 ] && break
+		sleep 0.1
+	done
+	sleep 1
 	counts=$(fault_window "$FAULT_SECS" "$FAULT_PCT")
-	wait $!
+	wait $pid
 	st=$?
 	set -- $counts
 	result faults_injected $((${1:-0} + ${2:-0} == 0)) \
