@@ -20,6 +20,7 @@ pub struct Guard(PhantomData<*mut ()>);
 
 impl Guard {
     /// Enters an RCU read-side critical section (`rcu_read_lock()`).
+    #[inline]
     pub fn new() -> Self {
         // SAFETY: FFI call without safety requirements; it is balanced by `Drop`.
         unsafe { bindings::rcu_read_lock() };
@@ -38,6 +39,7 @@ impl Default for Guard {
 }
 
 impl Drop for Guard {
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: By the type invariants this thread entered the section in `new()`.
         unsafe { bindings::rcu_read_unlock() };
@@ -52,6 +54,7 @@ impl Drop for Guard {
 /// let guard = kernel::sync::rcu::read_lock();
 /// drop(guard);
 /// ```
+#[inline]
 pub fn read_lock() -> Guard {
     Guard::new()
 }
