@@ -199,12 +199,17 @@ impl<T: AsBytes + FromBytes + Send + Sync + 'static> CoherentAllocation<T> {
     /// the element is read again after a read barrier (`dma_rmb()`), so that none of its fields
     /// is older than the one that says it is complete.
     pub fn read_completed(&self, index: usize, done: impl FnOnce(&T) -> bool) -> Result<Option<T>> {
-        if !done(&self.read(index)?) {
+        let mem = self.mem.try_access().ok_or(ENXIO)?;
+        let ptr = mem.ptr(index)?;
+        // SAFETY: As in `read`: `ptr` is an aligned element of the allocation, which `mem`
+        // keeps for both reads.
+        if !done(&unsafe { ptr.read_volatile() }) {
             return Ok(None);
         }
         // SAFETY: FFI call without requirements.
         unsafe { bindings::dma_rmb() };
-        self.read(index).map(Some)
+        // SAFETY: As above.
+        Ok(Some(unsafe { ptr.read_volatile() }))
     }
 }
 
