@@ -16,6 +16,21 @@ void rust_helper_page_pool_put_full_page(struct page_pool *pool,
 }
 
 /*
+ * page_pool_dma_sync_for_cpu() in one call, for @len bytes at @offset from the
+ * page's start (not from pool->p.offset), and nothing for a pool that does not
+ * map its pages; dma_sync_single_range_for_cpu() itself skips devices that
+ * need no sync.
+ */
+void rust_helper_page_pool_sync_for_cpu(const struct page_pool *pool,
+					struct page *page, u32 offset, u32 len)
+{
+	if (!pool->dma_map)
+		return;
+	dma_sync_single_range_for_cpu(pool->p.dev, page_pool_get_dma_addr(page),
+				      offset, len, page_pool_get_dma_dir(pool));
+}
+
+/*
  * What the pool does with a page that comes back to it before it hands the
  * page out again, for a driver that puts a page it owns straight back on
  * its ring instead: false if the pool would not keep the page (another

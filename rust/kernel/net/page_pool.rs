@@ -494,22 +494,16 @@ impl PoolPage {
         if end > self.len as u64 {
             return Err(EINVAL);
         }
-        let pool = self.pool.as_ptr();
-        // SAFETY: By the type invariants the pool is valid while it has pages out.
-        let (mapped, dev, dir) = unsafe { ((*pool).dma_map(), (*pool).p.dev, (*pool).p.dma_dir) };
-        if !mapped {
-            return Ok(());
-        }
-        // SAFETY: The pool maps its pages for `dev` in direction `dir`; the page we hold is
-        // mapped at `page_pool_get_dma_addr()`, and the range lies within our buffer, which
-        // lies within the page.
+        // SAFETY: By the type invariants the pool is valid while it has pages out, and the page
+        // is one of its pages, which we hold a reference on: if the pool maps its pages, this
+        // one is mapped at its DMA address for the pool's device and direction. The range lies
+        // within our buffer, which lies within the page.
         unsafe {
-            bindings::dma_sync_single_range_for_cpu(
-                dev,
-                bindings::page_pool_get_dma_addr(self.page.as_ptr()),
-                (self.offset + offset) as usize,
-                len as usize,
-                dir,
+            bindings::page_pool_sync_for_cpu(
+                self.pool.as_ptr(),
+                self.page.as_ptr(),
+                self.offset + offset,
+                len,
             )
         };
         Ok(())
