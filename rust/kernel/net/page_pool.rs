@@ -488,16 +488,19 @@ impl PoolPage {
     /// wrote them (`dma_sync_single_range_for_cpu()`); a no-op for pools that do not map and
     /// for coherent DMA.
     ///
-    /// Fails with `EINVAL` if the range is not inside the buffer.
-    pub fn sync_for_cpu(&mut self, offset: u32, len: u32) -> Result {
+    /// `pool` is the pool the page came from: destroying a pool unmaps the pages it still has
+    /// out, so a page is synced only while its pool's handle lives, which the borrow ensures.
+    ///
+    /// Fails with `EINVAL` if `pool` is not the page's, or the range is not inside the buffer.
+    pub fn sync_for_cpu(&mut self, pool: &PagePool, offset: u32, len: u32) -> Result {
         let end = u64::from(offset) + u64::from(len);
-        if end > self.len as u64 {
+        if pool.ptr != self.pool || end > self.len as u64 {
             return Err(EINVAL);
         }
-        // SAFETY: By the type invariants the pool is valid while it has pages out, and the page
-        // is one of its pages, which we hold a reference on: if the pool maps its pages, this
-        // one is mapped at its DMA address for the pool's device and direction. The range lies
-        // within our buffer, which lies within the page.
+        // SAFETY: By the type invariants of `PagePool` the pool, our page's, is not destroyed
+        // while `pool` is borrowed, so if it maps its pages, the page (one of its pages, which we
+        // hold a reference on) is mapped at its DMA address for the pool's device and direction.
+        // The range lies within our buffer, which lies within the page.
         unsafe {
             bindings::page_pool_sync_for_cpu(
                 self.pool.as_ptr(),

@@ -1221,7 +1221,7 @@ impl<R: Ring> Inner<R> {
         }
         let Slot { mut page, dma } = slot;
         // Only the bytes the device wrote are read.
-        let _ = page.sync_for_cpu(HEADROOM, c.len);
+        let _ = page.sync_for_cpu(&self.pool, HEADROOM, c.len);
         let (skb, received) = match partial {
             Partial::Skb(mut skb, received) => {
                 let truesize = page.len() as u32;

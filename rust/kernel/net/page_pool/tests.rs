@@ -179,8 +179,12 @@ fn dma_mapped_pages(test: &Test) -> Result {
         u64::from(frag.offset())
     );
 
-    kunit_expect!(test, page.sync_for_cpu(256, 64).is_ok());
-    kunit_expect_eq!(test, page.sync_for_cpu(4000, 200), Err(EINVAL));
+    kunit_expect!(test, page.sync_for_cpu(&pool, 256, 64).is_ok());
+    kunit_expect_eq!(test, page.sync_for_cpu(&pool, 4000, 200), Err(EINVAL));
+    // Only through the page's own pool, whose handle keeps the mapping.
+    let other = PagePool::new(&params)?;
+    kunit_expect_eq!(test, page.sync_for_cpu(&other, 256, 64), Err(EINVAL));
+    drop(other);
     page.as_mut_slice()[256] = 0x5a;
     kunit_expect_eq!(test, page.as_slice()[256], 0x5a);
 
