@@ -197,7 +197,8 @@ impl<T: AsBytes + FromBytes + Send + Sync + 'static> CoherentAllocation<T> {
 
     /// Returns element `index` if `done` says the device completed it, and `None` otherwise:
     /// the element is read again after a read barrier (`dma_rmb()`), so that none of its fields
-    /// is older than the one that says it is complete.
+    /// is older than the one that says it is complete. Both reads happen under one access to the
+    /// allocation, an RCU read-side critical section: `done` must not sleep.
     pub fn read_completed(&self, index: usize, done: impl FnOnce(&T) -> bool) -> Result<Option<T>> {
         let mem = self.mem.try_access().ok_or(ENXIO)?;
         let ptr = mem.ptr(index)?;
