@@ -8,6 +8,8 @@
 #   make check    checkpatch, rustfmtcheck, CLIPPY=1, rustdoc over the series
 #   make check-bisect   build every patch of the series on its own
 #   make bench    production kernel, Rust vs C benchmarks; out/bench.txt
+#   make profile  guest instructions per packet by symbol, per driver;
+#                 out/profile.txt
 #   make series-edit    the series as commits in out/series, to edit with git
 #   make series-save    write out/series' commits back into series/ and files
 #
@@ -16,7 +18,7 @@
 
 T := tooling
 
-.PHONY: all install tree build run test bench patches check check-bisect \
+.PHONY: all install tree build run test bench profile patches check check-bisect \
 	series-edit series-save clean
 
 all: build
@@ -38,6 +40,9 @@ test: build
 
 bench: tree
 	@$(T)/bench.sh
+
+profile: tree
+	@$(T)/profile.sh
 
 patches: tree
 	@$(T)/patches.sh
