@@ -56,29 +56,6 @@ use() {
 	return 1
 }
 
-GMAC=52:54:00:00:00:c1
-
-now() { date +%s.%N; }
-
-# gen ID SECS: request ID (1, 2, ... in order): the host sends frames to G
-# for SECS seconds; prints its rate.
-gen() {
-	local id=$1 i
-	echo "$2 $GMAC" >"$OUTDIR/gen/req-$id.tmp"
-	mv "$OUTDIR/gen/req-$id.tmp" "$OUTDIR/gen/req-$id"
-	for i in $(seq $((($2 + 30) * 10))); do
-		[ -f "$OUTDIR/gen/done-$id" ] && break
-		sleep 0.1
-	done
-	sed -n 's/.*: \([0-9]*\) pps$/\1/p' "$OUTDIR/gen/done-$id" 2>/dev/null
-}
-
-# cpu_busy: the guest's busy and total CPU time so far, in clock ticks
-# (/proc/stat: all but idle and iowait is busy).
-cpu_busy() {
-	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
-}
-
 # rx_rate: G's receive rate (packets/s) over T seconds in the middle of a
 # generator run; prints "rate sender_rate packets_per_busy_cpu_second".
 rx_rate() {

@@ -16,6 +16,9 @@
 #   rx_packets NS DEV, rx_bytes NS DEV   the device's stats64 counters
 #   iperf3_server     a one-shot iperf3 server in nsB, ready for a client
 #   iperf3_received JSON   "Gbit/s bytes" the receiver got, from iperf3 -J
+#   gen ID SECS       the host's generator (make bench, make profile) sends
+#                     frames to G for SECS seconds; prints its rate
+#   cpu_busy          the guest's busy and total CPU time, in clock ticks
 
 # lab_bind DRIVER: the lab's NICs (82540EMs, 8086:100e) move to DRIVER
 # through their driver_override; the C e1000 and e1000_rust match the same
@@ -113,4 +116,27 @@ iperf3_received() {
 	"${PY:-python3}" -c 'import json, sys
 r = json.load(open(sys.argv[1]))["end"]["sum_received"]
 print("%.3f %d" % (r["bits_per_second"] / 1e9, r["bytes"]))' "$1" 2>/dev/null
+}
+
+GMAC=52:54:00:00:00:c1
+
+now() { date +%s.%N; }
+
+# gen ID SECS: request ID (1, 2, ... in order) from the host, through
+# $OUTDIR/gen (tooling/bench/gen.sh serves it).
+gen() {
+	local id=$1 i
+	mkdir -p "$OUTDIR/gen"
+	echo "$2 $GMAC" >"$OUTDIR/gen/req-$id.tmp"
+	mv "$OUTDIR/gen/req-$id.tmp" "$OUTDIR/gen/req-$id"
+	for i in $(seq $((($2 + 30) * 10))); do
+		[ -f "$OUTDIR/gen/done-$id" ] && break
+		sleep 0.1
+	done
+	sed -n 's/.*: \([0-9]*\) pps$/\1/p' "$OUTDIR/gen/done-$id" 2>/dev/null
+}
+
+# cpu_busy: /proc/stat's "cpu" line; all but idle and iowait is busy.
+cpu_busy() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
 }
