@@ -19,6 +19,7 @@
 #   gen ID SECS       the host's generator (make bench, make profile) sends
 #                     frames to G for SECS seconds; prints its rate
 #   cpu_busy          the guest's busy and total CPU time, in clock ticks
+#   irq_count NS DEV  the interrupts DEV has raised, on all CPUs
 
 # lab_bind DRIVER: the lab's NICs (82540EMs, 8086:100e) move to DRIVER
 # through their driver_override; the C e1000 and e1000_rust match the same
@@ -139,4 +140,14 @@ gen() {
 # cpu_busy: /proc/stat's "cpu" line; all but idle and iowait is busy.
 cpu_busy() {
 	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
+}
+
+# irq_count NS DEV: the sum over the CPUs of DEV's line in
+# /proc/interrupts, found by the device's IRQ number (its name there is
+# the one it had when it asked for the interrupt).
+irq_count() {
+	local irq
+	irq=$(ip netns exec "$1" cat "/sys/class/net/$2/device/irq") || return 1
+	awk -v irq="$irq:" '$1 == irq { n = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i; print n }' \
+		/proc/interrupts
 }
