@@ -15,7 +15,8 @@
 #      so that the engines' times become instructions per packet, which the
 #      host's load does not change.
 # bench-table.py prints the table (workload | Rust | C | Rust/C, medians and
-# spread) and saves it to out/bench.txt and out/bench.json.
+# spread) and saves it to out/bench.txt and out/bench.json; loc.py adds the
+# drivers' code lines.
 set -euo pipefail
 export RNETCORE_PROFILE=bench
 . "$(dirname "$0")/env.sh"
@@ -51,4 +52,5 @@ LAB_OUT=$B/icount LAB_SCRIPT=$TOP/tooling/lab/bench.sh LAB_QEMU="-icount shift=0
 
 python3 "$TOP/tooling/bench-table.py" --time "$B/time" --icount "$B/icount" \
 	--json "$OUT/bench.json" | tee "$OUT/bench.txt"
+python3 "$TOP/tooling/loc.py" "$TREE" | tee -a "$OUT/bench.txt"
 exit $rc
