@@ -59,7 +59,9 @@ class Run:
         with open(os.path.join(d, "counts.txt")) as f:
             fields = f.read().split()
         self.workload = fields[0]
-        self.packets, self.bytes, self.irqs, self.line, self.shared = map(int, fields[1:6])
+        # fields[4], the line's number, is for the reader of counts.txt.
+        self.packets, self.bytes, self.irqs = map(int, fields[1:4])
+        self.shared = int(fields[5])
         if self.packets <= 0:
             sys.exit(f"{d}: the measured NIC received no packet in the window")
 

@@ -90,8 +90,8 @@ done
 for r in $(seq "$ROUNDS"); do
 	for d in $DRIVERS; do
 		R=$OUTDIR/bench-$d.txt
-		P=Rust XDP=xdpdrv
-		[ "$d" = e1000 ] && P=C XDP=xdpgeneric
+		P=Rust XDP=$(xdp_mode "$d")
+		[ "$d" = e1000 ] && P=C
 		use "$d" || exit 1
 		v=$(tcp) && echo "tcp $P $r $v Gbit/s -" >>"$R"
 		read -r v s c < <(rx_rate) && echo "udp $P $r $v pps $s" >>"$R" &&

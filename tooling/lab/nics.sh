@@ -19,7 +19,10 @@
 #   gen ID SECS       the host's generator (make bench, make profile) sends
 #                     frames to G for SECS seconds; prints its rate
 #   cpu_busy          the guest's busy and total CPU time, in clock ticks
+#   lab_irq NS DEV    DEV's interrupt line (its device's IRQ number)
 #   irq_count NS DEV  the interrupts DEV has raised, on all CPUs
+#   xdp_mode DRIVER   the ip link XDP mode that runs a program with DRIVER:
+#                     native where it has it, generic on the C e1000
 
 # lab_bind DRIVER: the lab's NICs (82540EMs, 8086:100e) move to DRIVER
 # through their driver_override; the C e1000 and e1000_rust match the same
@@ -142,12 +145,20 @@ cpu_busy() {
 	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9 }' /proc/stat
 }
 
+lab_irq() {
+	ip netns exec "$1" cat "/sys/class/net/$2/device/irq"
+}
+
 # irq_count NS DEV: the sum over the CPUs of DEV's line in
 # /proc/interrupts, found by the device's IRQ number (its name there is
 # the one it had when it asked for the interrupt).
 irq_count() {
 	local irq
-	irq=$(ip netns exec "$1" cat "/sys/class/net/$2/device/irq") || return 1
+	irq=$(lab_irq "$1" "$2") || return 1
 	awk -v irq="$irq:" '$1 == irq { n = 0; for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) n += $i; print n }' \
 		/proc/interrupts
+}
+
+xdp_mode() {
+	if [ "$1" = e1000 ]; then echo xdpgeneric; else echo xdpdrv; fi
 }

@@ -39,11 +39,11 @@ counts() {
 
 # The measured NIC's line, and whether another lab NIC shares it.
 line() {
-	local irq n shared=0
-	irq=$(ip netns exec "$1" cat "/sys/class/net/$2/device/irq")
+	local irq self n shared=0
+	irq=$(lab_irq "$1" "$2")
+	self=$(ip netns exec "$1" readlink -f "/sys/class/net/$2/device")
 	for n in /sys/bus/pci/drivers/"$DRIVER"/0000:*; do
-		[ "$(readlink -f "$n")" = "$(ip netns exec "$1" readlink -f "/sys/class/net/$2/device")" ] &&
-			continue
+		[ "$(readlink -f "$n")" = "$self" ] && continue
 		[ "$(cat "$n/irq")" = "$irq" ] && shared=1
 	done
 	echo "$irq $shared"
@@ -59,8 +59,7 @@ tcp)
 xdp_drop)
 	[ -n "$G" ] || fail "no G NIC (make profile adds it for xdp_drop)"
 	NS=nsG DEV=$G
-	XDP=xdpdrv
-	[ "$DRIVER" = e1000 ] && XDP=xdpgeneric
+	XDP=$(xdp_mode "$DRIVER")
 	lab_ns_setup nsG "$G" 192.0.2.2 2001:db8::2 ||
 		fail "cannot set up $G in nsG"
 	sleep 2
